@@ -1,0 +1,166 @@
+//! THE command table: Redis 7.0's command model (`meta.rs`, generated
+//! from the reference server) joined with our handlers by name. Dispatch,
+//! COMMAND, key extraction and INFO commandstats all read this table;
+//! nothing else hard-codes command names.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+
+use super::ctx::Ctx;
+use super::meta::COMMAND_META;
+use crate::command::CommandMeta;
+use crate::error::CmdResult;
+
+/// A command handler. `argv[0]` is the command name as sent.
+pub type Handler = fn(&mut Ctx, &[Bytes]) -> CmdResult;
+
+/// Calls, time and errors per command (INFO commandstats).
+#[derive(Debug, Default)]
+pub struct CmdStats {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+impl CmdStats {
+    pub fn reset(&self) {
+        self.calls.store(0, Ordering::Relaxed);
+        self.usec.store(0, Ordering::Relaxed);
+        self.rejected.store(0, Ordering::Relaxed);
+        self.failed.store(0, Ordering::Relaxed);
+    }
+}
+
+/// One executable command (or container of subcommands).
+pub struct Command {
+    pub meta: &'static CommandMeta,
+    pub handler: Option<Handler>,
+    pub subs: HashMap<String, Command>,
+    pub stats: CmdStats,
+}
+
+impl Command {
+    /// Look up a subcommand (case-insensitive).
+    pub fn sub(&self, name: &[u8]) -> Option<&Command> {
+        let lower = String::from_utf8_lossy(name).to_ascii_lowercase();
+        self.subs.get(&lower)
+    }
+
+    pub fn is_container(&self) -> bool {
+        !self.subs.is_empty()
+    }
+}
+
+/// Every handler group registers `(name, handler)` pairs; subcommands are
+/// named `parent|sub` as in Redis.
+fn handlers() -> Vec<(&'static str, Handler)> {
+    let groups: &[&[(&'static str, Handler)]] = &[
+        super::connection::COMMANDS,
+        super::string::COMMANDS,
+        super::generic::COMMANDS,
+        super::tx::COMMANDS,
+        super::introspect::COMMANDS,
+        super::admin::COMMANDS,
+    ];
+    groups.iter().flat_map(|g| g.iter().copied()).collect()
+}
+
+/// The table.
+pub struct CommandTable {
+    map: HashMap<String, Command>,
+}
+
+impl CommandTable {
+    pub fn build() -> CommandTable {
+        let handlers: HashMap<&str, Handler> = handlers().into_iter().collect();
+        let mut map = HashMap::new();
+        for meta in COMMAND_META {
+            if let Some(cmd) = build_one(meta, &handlers) {
+                map.insert(meta.name.to_string(), cmd);
+            }
+        }
+        CommandTable { map }
+    }
+
+    /// Case-insensitive lookup without allocating for short names.
+    pub fn get(&self, name: &[u8]) -> Option<&Command> {
+        let mut buf = [0u8; 32];
+        if name.len() <= buf.len() {
+            for (d, s) in buf.iter_mut().zip(name) {
+                *d = s.to_ascii_lowercase();
+            }
+            let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
+            return self.map.get(lower);
+        }
+        None
+    }
+
+    /// Every command, sorted by name.
+    pub fn all(&self) -> Vec<&Command> {
+        let mut v: Vec<&Command> = self.map.values().collect();
+        v.sort_by_key(|c| c.meta.name);
+        v
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+}
+
+fn build_one(meta: &'static CommandMeta, handlers: &HashMap<&str, Handler>) -> Option<Command> {
+    let subs: HashMap<String, Command> = meta
+        .subcommands
+        .iter()
+        .filter_map(|s| {
+            let short = s.name.split('|').nth(1)?.to_string();
+            build_one(s, handlers).map(|c| (short, c))
+        })
+        .collect();
+    let handler = handlers.get(meta.name).copied();
+    if handler.is_none() && subs.is_empty() {
+        return None;
+    }
+    Some(Command { meta, handler, subs, stats: CmdStats::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn find_meta(name: &str) -> bool {
+        let (parent, sub) = match name.split_once('|') {
+            Some((p, _)) => (p, Some(name)),
+            None => (name, None),
+        };
+        COMMAND_META.iter().any(|m| {
+            m.name == parent
+                && match sub {
+                    None => true,
+                    Some(full) => m.subcommands.iter().any(|s| s.name == full),
+                }
+        })
+    }
+
+    #[test]
+    fn every_handler_has_a_row() {
+        let mut seen = std::collections::HashSet::new();
+        for (name, _) in handlers() {
+            assert!(find_meta(name), "handler '{name}' has no command row");
+            assert!(seen.insert(name), "handler '{name}' registered twice");
+        }
+    }
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        let t = CommandTable::build();
+        assert!(t.get(b"GeT").is_some());
+        assert!(t.get(b"nosuchcommand").is_none());
+    }
+}

@@ -1,0 +1,153 @@
+//! Configuration: the directive table, redis.conf parsing, and the live
+//! values that CONFIG GET/SET read and change at run time.
+
+pub mod file;
+pub mod spec;
+pub mod table;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+use parking_lot::RwLock;
+
+use crate::util::glob::glob_match;
+pub use file::{load_startup_config, ConfigError};
+use spec::Directive;
+use table::DIRECTIVES;
+
+/// Find a directive by name or alias (case-insensitive).
+pub fn find(name: &str) -> Option<&'static Directive> {
+    let lower = name.to_ascii_lowercase();
+    DIRECTIVES.iter().find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+}
+
+/// Values read on hot paths, mirrored into atomics whenever they change.
+#[derive(Debug, Default)]
+pub struct Hot {
+    pub proto_max_bulk_len: AtomicI64,
+    pub client_query_buffer_limit: AtomicI64,
+    pub slowlog_log_slower_than: AtomicI64,
+    pub slowlog_max_len: AtomicI64,
+    pub maxmemory: AtomicI64,
+    pub timeout: AtomicI64,
+    pub requirepass_set: AtomicBool,
+    pub hz: AtomicI64,
+    pub active_expire: AtomicBool,
+    pub latency_monitor_threshold: AtomicI64,
+}
+
+/// The server's configuration.
+pub struct Config {
+    values: RwLock<BTreeMap<&'static str, String>>,
+    pub hot: Hot,
+    /// Path of the config file given at start (CONFIG REWRITE target).
+    pub file: Option<std::path::PathBuf>,
+}
+
+impl Config {
+    /// Defaults for every directive.
+    pub fn defaults() -> Config {
+        let values = DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect();
+        let cfg = Config { values: RwLock::new(values), hot: Hot::default(), file: None };
+        cfg.hot.active_expire.store(true, Ordering::Relaxed);
+        cfg.refresh_hot();
+        cfg
+    }
+
+    /// Current value of a directive (canonical name or alias).
+    pub fn get(&self, name: &str) -> String {
+        let Some(d) = find(name) else { return String::new() };
+        self.values.read().get(d.name).cloned().unwrap_or_default()
+    }
+
+    pub fn get_i64(&self, name: &str) -> i64 {
+        self.get(name).parse().unwrap_or(0)
+    }
+
+    pub fn get_bool(&self, name: &str) -> bool {
+        self.get(name) == "yes"
+    }
+
+    /// Set a directive from already-split arguments. Errors carry Redis's
+    /// reason text. `startup` allows immutable directives.
+    pub fn set(&self, name: &str, args: &[String], startup: bool) -> Result<(), String> {
+        let d = find(name).ok_or_else(|| "Unknown option or number of arguments".to_string())?;
+        if !d.mutable && !startup {
+            return Err("can't set immutable config".into());
+        }
+        let v = d.normalize(args)?;
+        let v = validate_special(d.name, v)?;
+        self.values.write().insert(d.name, v);
+        self.refresh_hot();
+        Ok(())
+    }
+
+    /// Directly store a normalized value (used by accumulating directives).
+    pub fn store(&self, name: &'static str, value: String) {
+        self.values.write().insert(name, value);
+        self.refresh_hot();
+    }
+
+    /// CONFIG GET: (name, value) pairs for every directive or alias that
+    /// matches one of the glob patterns, sorted by name, no duplicates.
+    pub fn get_matching(&self, patterns: &[Vec<u8>]) -> Vec<(String, String)> {
+        let values = self.values.read();
+        let mut out = BTreeMap::new();
+        for d in DIRECTIVES {
+            for name in std::iter::once(d.name).chain(d.alias) {
+                if patterns.iter().any(|p| glob_match(p, name.as_bytes(), true)) {
+                    out.insert(name.to_string(), values.get(d.name).cloned().unwrap_or_default());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// All (name, value) pairs whose value differs from the default.
+    pub fn non_defaults(&self) -> Vec<(&'static str, String)> {
+        let values = self.values.read();
+        DIRECTIVES
+            .iter()
+            .filter_map(|d| {
+                let v = values.get(d.name)?;
+                (v != d.default).then(|| (d.name, v.clone()))
+            })
+            .collect()
+    }
+
+    fn refresh_hot(&self) {
+        let v = self.values.read();
+        let num = |n: &str| v.get(n).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+        let h = &self.hot;
+        h.proto_max_bulk_len.store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        h.client_query_buffer_limit.store(num("client-query-buffer-limit"), Ordering::Relaxed);
+        h.slowlog_log_slower_than.store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        h.slowlog_max_len.store(num("slowlog-max-len"), Ordering::Relaxed);
+        h.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
+        h.timeout.store(num("timeout"), Ordering::Relaxed);
+        h.hz.store(num("hz").clamp(1, 500), Ordering::Relaxed);
+        h.latency_monitor_threshold.store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
+        h.requirepass_set.store(pass, Ordering::Relaxed);
+    }
+}
+
+/// Extra validation for free-form directives whose syntax Redis checks.
+fn validate_special(name: &str, v: String) -> Result<String, String> {
+    match name {
+        "save" => {
+            let parts: Vec<&str> = v.split_whitespace().collect();
+            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
+            }
+            Ok(parts.join(" "))
+        }
+        "dir" => {
+            if !v.is_empty() {
+                std::env::set_current_dir(&v).map_err(|e| e.to_string())?;
+            }
+            Ok(std::env::current_dir().map(|p| p.display().to_string()).unwrap_or(v))
+        }
+        _ => Ok(v),
+    }
+}

@@ -1,0 +1,221 @@
+//! INFO text with Redis 7.0's sections and field names.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::server::Server;
+
+const DEFAULT: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace",
+];
+const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
+
+/// Render the requested sections (`[]` = default).
+pub fn render(srv: &Server, req: &[String]) -> String {
+    let mut wanted: Vec<&str> = Vec::new();
+    let push = |w: &mut Vec<&str>, s: &'static str| {
+        if !w.contains(&s) {
+            w.push(s);
+        }
+    };
+    if req.is_empty() {
+        DEFAULT.iter().for_each(|s| push(&mut wanted, s));
+    }
+    for r in req {
+        match r.as_str() {
+            "default" => DEFAULT.iter().for_each(|s| push(&mut wanted, s)),
+            "all" | "everything" => {
+                DEFAULT.iter().chain(ALL_EXTRA).for_each(|s| push(&mut wanted, s));
+            }
+            other => {
+                if let Some(s) = DEFAULT.iter().chain(ALL_EXTRA).find(|s| **s == other) {
+                    push(&mut wanted, s);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    for (i, s) in wanted.iter().enumerate() {
+        if i > 0 {
+            out.push_str("\r\n");
+        }
+        section(srv, s, &mut out);
+    }
+    out
+}
+
+fn section(srv: &Server, name: &str, out: &mut String) {
+    let title = match name {
+        "cpu" => "CPU".to_string(),
+        n => {
+            let mut c = n.chars();
+            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+        }
+    };
+    let _ = write!(out, "# {title}\r\n");
+    match name {
+        "server" => server(srv, out),
+        "clients" => clients(srv, out),
+        "stats" => stats(srv, out),
+        "keyspace" => keyspace(srv, out),
+        "commandstats" => commandstats(srv, out),
+        "errorstats" => errorstats(srv, out),
+        "replication" => replication(srv, out),
+        "cluster" => {
+            let on = i32::from(srv.config.get_bool("cluster-enabled"));
+            let _ = write!(out, "cluster_enabled:{on}\r\n");
+        }
+        _ => {}
+    }
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+fn server(srv: &Server, out: &mut String) {
+    let uptime = srv.started.elapsed().as_secs();
+    line(out, "redis_version", crate::REDIS_VERSION);
+    line(out, "redis_git_sha1", "00000000");
+    line(out, "redis_git_dirty", 0);
+    line(out, "redis_build_id", "shoal");
+    line(out, "redis_mode", if srv.config.get_bool("cluster-enabled") { "cluster" } else { "standalone" });
+    line(out, "os", std::env::consts::OS);
+    line(out, "arch_bits", 64);
+    line(out, "monotonic_clock", "POSIX clock_gettime");
+    line(out, "multiplexing_api", "epoll");
+    line(out, "atomicvar_api", "c11-builtin");
+    line(out, "gcc_version", "0.0.0");
+    line(out, "process_id", std::process::id());
+    line(out, "process_supervised", "no");
+    line(out, "run_id", &srv.run_id);
+    line(out, "tcp_port", srv.port());
+    line(out, "server_time_usec", crate::util::clock::now_us());
+    line(out, "uptime_in_seconds", uptime);
+    line(out, "uptime_in_days", uptime / 86400);
+    line(out, "hz", srv.config.hot.hz.load(Ordering::Relaxed));
+    line(out, "configured_hz", srv.config.get("hz"));
+    line(out, "lru_clock", crate::keyspace::access::lru_clock());
+    line(out, "executable", &srv.executable);
+    line(out, "config_file", srv.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    line(out, "io_threads_active", 0);
+    line(out, "shoal_version", crate::SHOAL_VERSION);
+}
+
+fn clients(srv: &Server, out: &mut String) {
+    line(out, "connected_clients", srv.clients.connected.load(Ordering::Relaxed));
+    line(out, "cluster_connections", 0);
+    line(out, "maxclients", srv.config.get("maxclients"));
+    line(out, "client_recent_max_input_buffer", 0);
+    line(out, "client_recent_max_output_buffer", 0);
+    let blocked = srv.clients.snapshot().iter().filter(|c| c.blocked.load(Ordering::Relaxed)).count();
+    line(out, "blocked_clients", blocked);
+    line(out, "tracking_clients", 0);
+    line(out, "clients_in_timeout_table", blocked);
+}
+
+fn stats(srv: &Server, out: &mut String) {
+    let s = &srv.stats;
+    let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
+    line(out, "total_connections_received", g(&s.total_connections_received));
+    line(out, "total_commands_processed", g(&s.total_commands_processed));
+    line(out, "instantaneous_ops_per_sec", g(&s.instantaneous_ops_per_sec));
+    line(out, "total_net_input_bytes", g(&s.total_net_input_bytes));
+    line(out, "total_net_output_bytes", g(&s.total_net_output_bytes));
+    line(out, "instantaneous_input_kbps", "0.00");
+    line(out, "instantaneous_output_kbps", "0.00");
+    line(out, "rejected_connections", g(&s.rejected_connections));
+    line(out, "sync_full", 0);
+    line(out, "sync_partial_ok", 0);
+    line(out, "sync_partial_err", 0);
+    line(out, "expired_keys", g(&s.expired_keys));
+    line(out, "expired_stale_perc", "0.00");
+    line(out, "expired_time_cap_reached_count", g(&s.expired_time_cap_reached_count));
+    line(out, "expire_cycle_cpu_milliseconds", g(&s.expire_cycle_cpu_milliseconds));
+    line(out, "evicted_keys", g(&s.evicted_keys));
+    line(out, "evicted_clients", g(&s.evicted_clients));
+    line(out, "total_eviction_exceeded_time", 0);
+    line(out, "current_eviction_exceeded_time", 0);
+    line(out, "keyspace_hits", g(&s.keyspace_hits));
+    line(out, "keyspace_misses", g(&s.keyspace_misses));
+    line(out, "pubsub_channels", 0);
+    line(out, "pubsub_patterns", 0);
+    line(out, "latest_fork_usec", 0);
+    line(out, "total_forks", 0);
+    line(out, "migrate_cached_sockets", 0);
+    line(out, "slave_expires_tracked_keys", 0);
+    line(out, "active_defrag_hits", 0);
+    line(out, "active_defrag_misses", 0);
+    line(out, "active_defrag_key_hits", 0);
+    line(out, "active_defrag_key_misses", 0);
+    line(out, "total_active_defrag_time", 0);
+    line(out, "current_active_defrag_time", 0);
+    line(out, "tracking_total_keys", 0);
+    line(out, "tracking_total_items", 0);
+    line(out, "tracking_total_prefixes", 0);
+    line(out, "unexpected_error_replies", g(&s.unexpected_error_replies));
+    line(out, "total_error_replies", g(&s.total_error_replies));
+    line(out, "dump_payload_sanitizations", 0);
+    line(out, "total_reads_processed", g(&s.total_reads_processed));
+    line(out, "total_writes_processed", g(&s.total_writes_processed));
+    line(out, "io_threaded_reads_processed", 0);
+    line(out, "io_threaded_writes_processed", 0);
+    line(out, "reply_buffer_shrinks", 0);
+    line(out, "reply_buffer_expands", 0);
+}
+
+fn replication(srv: &Server, out: &mut String) {
+    line(out, "role", if srv.ks.is_replica() { "slave" } else { "master" });
+    line(out, "connected_slaves", 0);
+    line(out, "master_failover_state", "no-failover");
+    line(out, "master_replid", &srv.run_id);
+    line(out, "master_replid2", "0000000000000000000000000000000000000000");
+    line(out, "master_repl_offset", 0);
+    line(out, "second_repl_offset", -1);
+    line(out, "repl_backlog_active", 0);
+    line(out, "repl_backlog_size", srv.config.get("repl-backlog-size"));
+    line(out, "repl_backlog_first_byte_offset", 0);
+    line(out, "repl_backlog_histlen", 0);
+}
+
+fn keyspace(srv: &Server, out: &mut String) {
+    for i in 0..srv.ks.db_count() {
+        let db = srv.ks.db(i);
+        if db.is_empty() {
+            continue;
+        }
+        let _ = write!(out, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.volatile_len());
+    }
+}
+
+fn commandstats(srv: &Server, out: &mut String) {
+    let mut emit = |name: &str, s: &crate::commands::table::CmdStats| {
+        let calls = s.calls.load(Ordering::Relaxed);
+        let rejected = s.rejected.load(Ordering::Relaxed);
+        let failed = s.failed.load(Ordering::Relaxed);
+        if calls == 0 && rejected == 0 && failed == 0 {
+            return;
+        }
+        let usec = s.usec.load(Ordering::Relaxed);
+        let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let _ = write!(
+            out,
+            "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n"
+        );
+    };
+    for c in srv.commands.all() {
+        emit(c.meta.name, &c.stats);
+        let mut subs: Vec<_> = c.subs.values().collect();
+        subs.sort_by_key(|s| s.meta.name);
+        for s in subs {
+            emit(s.meta.name, &s.stats);
+        }
+    }
+}
+
+fn errorstats(srv: &Server, out: &mut String) {
+    for (k, v) in srv.errors.snapshot() {
+        let _ = write!(out, "errorstat_{k}:count={v}\r\n");
+    }
+}

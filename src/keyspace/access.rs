@@ -1,0 +1,63 @@
+//! Access metadata kept in each entry for eviction: Redis's 24-bit LRU
+//! clock (seconds) or, under an LFU policy, 16-bit minutes + 8-bit
+//! logarithmic counter.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crate::util::clock::now_ms;
+
+/// 24 bits of clock, as Redis's LRU_BITS.
+pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
+/// Initial LFU counter of a new key (LFU_INIT_VAL).
+pub const LFU_INIT_VAL: u32 = 5;
+
+static LFU_MODE: AtomicBool = AtomicBool::new(false);
+
+/// Switch between LRU and LFU metadata (set from maxmemory-policy).
+pub fn set_lfu_mode(on: bool) {
+    LFU_MODE.store(on, Ordering::Relaxed);
+}
+
+pub fn lfu_mode() -> bool {
+    LFU_MODE.load(Ordering::Relaxed)
+}
+
+/// Current LRU clock (seconds, 24 bits).
+pub fn lru_clock() -> u32 {
+    ((now_ms() / 1000) as u32) & LRU_CLOCK_MAX
+}
+
+/// Metadata for a newly created key.
+pub fn initial() -> u32 {
+    if lfu_mode() {
+        (lfu_minutes() << 8) | LFU_INIT_VAL
+    } else {
+        lru_clock()
+    }
+}
+
+fn lfu_minutes() -> u32 {
+    ((now_ms() / 60_000) as u32) & 0xFFFF
+}
+
+/// Update metadata on access.
+pub fn touch(meta: &mut u32) {
+    if lfu_mode() {
+        let counter = (*meta & 0xFF).min(255);
+        let counter = if counter < 255 && rand::random::<f64>() < 1.0 / ((counter.saturating_sub(LFU_INIT_VAL)) as f64 * 10.0 + 1.0) {
+            counter + 1
+        } else {
+            counter
+        };
+        *meta = (lfu_minutes() << 8) | counter;
+    } else {
+        *meta = lru_clock();
+    }
+}
+
+/// Seconds since last access (OBJECT IDLETIME), LRU mode only.
+pub fn idle_secs(meta: u32) -> u64 {
+    let now = lru_clock();
+    let idle = if now >= meta { now - meta } else { LRU_CLOCK_MAX - meta + now };
+    u64::from(idle)
+}

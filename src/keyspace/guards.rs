@@ -1,0 +1,207 @@
+//! Hot path: a command's locked view of the slots of its keys.
+//!
+//! `KeyGuards` locks the slots in ascending order (the global lock order),
+//! applies lazy expiry on every lookup, keeps db counters exact, signals
+//! modified keys (WATCH) and collects the command's propagation effects.
+//! Effects are handed to the propagator in `Drop`, *before* the shard
+//! guards are released, so each slot's order in the stream is the order
+//! in which writes were applied.
+
+use bytes::Bytes;
+use parking_lot::RwLockReadGuard;
+use smallvec::SmallVec;
+
+use super::access;
+use super::db::{Db, ShardGuard};
+use super::shard::SlotShard;
+use super::slot::key_slot;
+use super::Keyspace;
+use crate::types::{Entry, Value};
+
+pub struct KeyGuards<'a> {
+    ks: &'a Keyspace,
+    db: &'a Db,
+    now: u64,
+    effects: Vec<Vec<Bytes>>,
+    // Declared last: dropped after `Drop::drop` has flushed the effects.
+    locked: SmallVec<[(u16, ShardGuard<'a>); 2]>,
+    // Released last: the shared keyspace gate (None inside EXEC).
+    _gate: Option<RwLockReadGuard<'a, ()>>,
+}
+
+impl<'a> KeyGuards<'a> {
+    /// Lock the slots of `keys` (any order, duplicates allowed). `gate_held`:
+    /// the caller already holds the gate exclusively (EXEC).
+    pub fn lock<K: AsRef<[u8]>>(ks: &'a Keyspace, db: &'a Db, now: u64, keys: &[K], gate_held: bool) -> Self {
+        let mut slots: SmallVec<[u16; 4]> = keys.iter().map(|k| key_slot(k.as_ref())).collect();
+        slots.sort_unstable();
+        slots.dedup();
+        Self::lock_slots(ks, db, now, &slots, gate_held)
+    }
+
+    /// Lock the given slots, which must be sorted and deduplicated.
+    pub fn lock_slots(ks: &'a Keyspace, db: &'a Db, now: u64, slots: &[u16], gate_held: bool) -> Self {
+        let gate = if gate_held { None } else { Some(ks.gate.read()) };
+        let locked = slots.iter().map(|&s| (s, db.lock_slot(s))).collect();
+        KeyGuards { ks, db, now, effects: Vec::new(), locked, _gate: gate }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.now
+    }
+
+    pub fn db_index(&self) -> usize {
+        self.db.index()
+    }
+
+    fn guard_index(&self, key: &[u8]) -> usize {
+        let slot = key_slot(key);
+        self.locked
+            .iter()
+            .position(|(s, _)| *s == slot)
+            .expect("invariant: a command only touches keys whose slots it locked")
+    }
+
+    fn shard(&mut self, key: &[u8]) -> Option<&mut SlotShard> {
+        let i = self.guard_index(key);
+        self.locked[i].1.as_deref_mut()
+    }
+
+    fn shard_or_create(&mut self, key: &[u8]) -> &mut SlotShard {
+        let i = self.guard_index(key);
+        self.locked[i].1.get_or_insert_with(Default::default)
+    }
+
+    /// Remove `key` if it is logically expired. Returns true if it was.
+    fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        let now = self.now;
+        let expired = self.shard(key).and_then(|s| s.get(key)).is_some_and(|e| e.is_expired(now));
+        if !expired {
+            return false;
+        }
+        if self.ks.is_replica() {
+            // Replicas hide logically expired keys and wait for the primary's DEL.
+            return true;
+        }
+        self.delete_expired(key);
+        true
+    }
+
+    fn delete_expired(&mut self, key: &[u8]) {
+        if let Some(shard) = self.shard(key) {
+            let (_, d) = shard.remove(key);
+            self.db.account(d);
+        }
+        self.ks.stats.expired_keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ks.watches.touch(self.db.index(), key, false);
+        self.effects.push(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+    }
+
+    /// Look up a live key and record the access (LRU/LFU).
+    pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.get_mut(key).map(|e| &*e)
+    }
+
+    /// Look up a live key for modification. Call `touched` after changing it.
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let e = self.shard(key)?.get_mut(key)?;
+        access::touch(&mut e.lru);
+        Some(e)
+    }
+
+    /// Look up without updating access metadata (OBJECT, TTL-free checks).
+    pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        self.shard(key)?.get(key)
+    }
+
+    /// Does a live key exist?
+    pub fn exists(&mut self, key: &[u8]) -> bool {
+        self.peek(key).is_some()
+    }
+
+    /// The value of a live key.
+    pub fn value(&mut self, key: &[u8]) -> Option<&Value> {
+        self.get(key).map(|e| &e.value)
+    }
+
+    /// Insert or overwrite `key` with a whole new entry.
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
+        self.expire_if_needed(key);
+        if entry.lru == 0 {
+            entry.lru = access::initial();
+        }
+        let shard = self.shard_or_create(key);
+        let (old, d) = shard.insert(key, entry);
+        self.db.account(d);
+        self.signal(key, true);
+        old
+    }
+
+    /// Overwrite the value; `keep_ttl` keeps an existing expiry (SET KEEPTTL).
+    pub fn set_value(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
+        let expire = if keep_ttl { self.peek(key).map_or(0, |e| e.expire_at) } else { 0 };
+        let mut e = Entry::new(value);
+        e.expire_at = expire;
+        self.insert(key, e);
+    }
+
+    /// Delete a live key. Returns the removed entry.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        if self.expire_if_needed(key) {
+            return None;
+        }
+        let (old, d) = self.shard(key)?.remove(key);
+        self.db.account(d);
+        if old.is_some() {
+            self.signal(key, false);
+        }
+        old
+    }
+
+    /// Set (`at` > 0) or clear (`at` == 0) the expiry of a live key.
+    pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
+        if self.expire_if_needed(key) {
+            return false;
+        }
+        let Some(shard) = self.shard(key) else { return false };
+        if shard.get(key).is_none() {
+            return false;
+        }
+        let d = shard.set_expire(key, at);
+        self.db.account(d);
+        self.signal(key, true);
+        true
+    }
+
+    /// A live key was modified in place through `get_mut`.
+    pub fn touched(&mut self, key: &[u8]) {
+        let exists = self.shard(key).is_some_and(|s| s.get(key).is_some());
+        self.signal(key, exists);
+    }
+
+    /// signal_modified_key: WATCH invalidation and the dirty counter.
+    fn signal(&mut self, key: &[u8], exists_after: bool) {
+        self.ks.watches.touch(self.db.index(), key, exists_after);
+        self.ks.stats.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Queue a command for the AOF and replicas (deterministic form).
+    pub fn propagate(&mut self, argv: Vec<Bytes>) {
+        self.effects.push(argv);
+    }
+}
+
+impl Drop for KeyGuards<'_> {
+    fn drop(&mut self) {
+        if !self.effects.is_empty() {
+            let effects = std::mem::take(&mut self.effects);
+            self.ks.propagator.append(self.db.index(), effects);
+        }
+    }
+}

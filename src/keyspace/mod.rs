@@ -1,0 +1,88 @@
+//! The keyspace: 16 databases, each organised as 16384 slot shards behind
+//! their own mutex. This is the only code that locks data.
+//!
+//! Locking rules: a command locks the slots of its keys in ascending slot
+//! order (deadlock freedom); no guard is ever held across `.await`;
+//! commands that touch the whole keyspace visit shards one at a time.
+//! MULTI/EXEC and keyspace-wide commands (FLUSHALL, SWAPDB) take the
+//! `Keyspace::gate` exclusively, every other command takes it shared.
+
+pub mod access;
+pub mod db;
+pub mod guards;
+pub mod shard;
+pub mod slot;
+pub mod watch;
+
+pub use db::Db;
+pub use guards::KeyGuards;
+pub use shard::SlotShard;
+pub use slot::{key_slot, SLOTS};
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::RwLock;
+
+use crate::server::propagate::Propagator;
+use crate::server::stats::Stats;
+use watch::Watches;
+
+/// All databases plus the hooks every mutation reports to.
+pub struct Keyspace {
+    dbs: Vec<ArcSwap<Db>>,
+    /// Shared by single commands, exclusive for MULTI/EXEC and whole-keyspace ops.
+    pub gate: RwLock<()>,
+    pub watches: Watches,
+    pub propagator: Arc<Propagator>,
+    pub stats: Arc<Stats>,
+    /// Replicas hide logically expired keys instead of deleting them.
+    replica: std::sync::atomic::AtomicBool,
+}
+
+impl Keyspace {
+    pub fn new(databases: usize, propagator: Arc<Propagator>, stats: Arc<Stats>) -> Keyspace {
+        let dbs = (0..databases).map(|i| ArcSwap::from_pointee(Db::new(i))).collect();
+        Keyspace {
+            dbs,
+            gate: RwLock::new(()),
+            watches: Watches::default(),
+            propagator,
+            stats,
+            replica: Default::default(),
+        }
+    }
+
+    pub fn is_replica(&self) -> bool {
+        self.replica.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_replica(&self, on: bool) {
+        self.replica.store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    pub fn db_count(&self) -> usize {
+        self.dbs.len()
+    }
+
+    /// The database at `index` (callers validate the index).
+    pub fn db(&self, index: usize) -> Arc<Db> {
+        self.dbs[index].load_full()
+    }
+
+    /// Replace database `index` with an empty one; returns the old one so
+    /// the caller can drop it off the command path (FLUSHDB ASYNC).
+    pub fn replace_db(&self, index: usize) -> Arc<Db> {
+        self.dbs[index].swap(Arc::new(Db::new(index)))
+    }
+
+    /// SWAPDB: exchange two databases. Caller holds the gate exclusively.
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        let da = self.dbs[a].load_full();
+        let db = self.dbs[b].load_full();
+        da.set_index(b);
+        db.set_index(a);
+        self.dbs[a].store(db);
+        self.dbs[b].store(da);
+    }
+}

@@ -1,0 +1,126 @@
+//! Hot path: the checks a command passes before it runs, in the order of
+//! Redis 7.0's `processCommand` (the order decides which error a client
+//! sees first): lookup → arity → protected → auth → no-multi → MULTI
+//! queueing → call.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::call::call;
+use super::session::{Queued, Session};
+use super::Server;
+use crate::commands::table::Command;
+use crate::error::RedisError;
+use crate::protocol::Reply;
+
+/// Commands that run immediately even inside MULTI.
+fn bypasses_queue(cmd: &Command) -> bool {
+    matches!(cmd.meta.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+}
+
+/// Resolve argv to the command (or subcommand) that will run.
+pub fn resolve<'t>(srv: &'t Server, argv: &[Bytes]) -> Result<&'t Command, RedisError> {
+    let Some(cmd) = srv.commands.get(&argv[0]) else {
+        return Err(unknown_command(argv));
+    };
+    if !cmd.is_container() {
+        if !cmd.meta.arity_ok(argv.len()) {
+            return Err(RedisError::WrongArity(cmd.meta.name.to_string()));
+        }
+        return Ok(cmd);
+    }
+    if argv.len() < 2 {
+        return Err(RedisError::WrongArity(cmd.meta.name.to_string()));
+    }
+    let Some(sub) = cmd.sub(&argv[1]) else {
+        return Err(RedisError::UnknownSubcommand {
+            sub: truncate(&String::from_utf8_lossy(&argv[1]), 128),
+            cmd: cmd.meta.name.to_ascii_uppercase(),
+        });
+    };
+    if !sub.meta.arity_ok(argv.len()) {
+        return Err(RedisError::WrongArity(sub.meta.name.to_string()));
+    }
+    Ok(sub)
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}
+
+/// Redis's "unknown command" text, with the first arguments quoted.
+fn unknown_command(argv: &[Bytes]) -> RedisError {
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        let a = String::from_utf8_lossy(a);
+        args.push('\'');
+        args.push_str(&truncate(&a, room));
+        args.push_str("' ");
+    }
+    let name = truncate(&String::from_utf8_lossy(&argv[0]), 128);
+    RedisError::UnknownCommand(format!("'{name}', with args beginning with: {args}"))
+}
+
+/// Run one request from a client and return its reply.
+pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply {
+    let cmd = match resolve(srv, &argv) {
+        Ok(c) => c,
+        Err(e) => return reject(srv, sess, None, e),
+    };
+    if let Err(e) = precheck(srv, sess, cmd) {
+        return reject(srv, sess, Some(cmd), e);
+    }
+    if sess.in_multi() && !bypasses_queue(cmd) {
+        if let Some(q) = sess.multi.as_mut() {
+            q.push(Queued { argv });
+            sess.info.multi.store(q.len() as i64, Ordering::Relaxed);
+        }
+        return Reply::Status("QUEUED");
+    }
+    call(srv, sess, cmd, &argv, false)
+}
+
+fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
+    let meta = cmd.meta;
+    if meta.has_flag("protected") && !protected_allowed(srv, meta.name, sess) {
+        let what = meta.name.split('|').next().unwrap_or(meta.name).to_ascii_uppercase();
+        let opt = if what == "DEBUG" { "enable-debug-command" } else { "enable-module-command" };
+        return Err(RedisError::err(format!(
+            "{what} command not allowed. If the {opt} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
+        )));
+    }
+    if !sess.authenticated && !meta.has_flag("no_auth") {
+        return Err(RedisError::NoAuth);
+    }
+    if sess.in_multi() && meta.has_flag("no_multi") && !bypasses_queue(cmd) {
+        return Err(RedisError::err("Command not allowed inside a transaction"));
+    }
+    Ok(())
+}
+
+fn protected_allowed(srv: &Server, name: &str, sess: &Session) -> bool {
+    let opt = if name.starts_with("debug") { "enable-debug-command" } else { "enable-module-command" };
+    match srv.config.get(opt).as_str() {
+        "yes" => true,
+        "local" => sess.info.addr.starts_with("127.") || sess.info.addr.starts_with("[::1]"),
+        _ => false,
+    }
+}
+
+/// A command refused before it ran: count it and poison a MULTI.
+fn reject(srv: &Server, sess: &mut Session, cmd: Option<&Command>, e: RedisError) -> Reply {
+    if let Some(c) = cmd {
+        c.stats.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+    if sess.in_multi() {
+        sess.multi_error = true;
+    }
+    crate::info::errors::count(srv, &e);
+    Reply::Error(e)
+}

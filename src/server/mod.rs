@@ -1,0 +1,131 @@
+//! Wiring: the shared `Server` state, the listener, the per-connection
+//! loop, the checks before a command runs (dispatch) and its execution
+//! (call: stats, slowlog, monitors, propagation).
+
+pub mod call;
+pub mod clients;
+pub mod conn;
+pub mod cron;
+pub mod dispatch;
+pub mod listener;
+pub mod monitor;
+pub mod propagate;
+pub mod session;
+pub mod shutdown;
+pub mod stats;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio_util::sync::CancellationToken;
+
+use crate::commands::table::CommandTable;
+use crate::config::Config;
+use crate::info::slowlog::Slowlog;
+use crate::keyspace::Keyspace;
+use clients::Clients;
+use monitor::Monitors;
+use propagate::Propagator;
+use stats::Stats;
+
+/// How the server should stop (SHUTDOWN options / signals).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownMode {
+    Default,
+    Save,
+    NoSave,
+}
+
+/// CLIENT PAUSE state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseKind {
+    Write,
+    All,
+}
+
+/// Everything shared between connections and background tasks.
+pub struct Server {
+    pub config: Config,
+    pub ks: Keyspace,
+    pub stats: Arc<Stats>,
+    pub clients: Clients,
+    pub commands: CommandTable,
+    pub slowlog: Slowlog,
+    pub monitors: Monitors,
+    pub shutdown: CancellationToken,
+    pub shutdown_mode: Mutex<Option<ShutdownMode>>,
+    pub run_id: String,
+    pub started: Instant,
+    pub started_ms: u64,
+    pub lastsave: AtomicU64,
+    pub pause: Mutex<Option<(PauseKind, u64)>>,
+    pub pause_changed: tokio::sync::Notify,
+    pub executable: String,
+    pub tcp_port: AtomicU64,
+    pub loading: AtomicBool,
+    pub errors: crate::info::errors::ErrorStats,
+}
+
+impl Server {
+    pub fn new(config: Config) -> Arc<Server> {
+        let stats = Arc::new(Stats::default());
+        let propagator = Arc::new(Propagator::default());
+        let databases = config.get_i64("databases").max(1) as usize;
+        let ks = Keyspace::new(databases, propagator, stats.clone());
+        let run_id: String = (0..40)
+            .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
+            .collect();
+        let now = crate::util::clock::now_ms();
+        let port = config.get_i64("port").max(0) as u64;
+        Arc::new(Server {
+            config,
+            ks,
+            stats,
+            clients: Clients::default(),
+            commands: CommandTable::build(),
+            slowlog: Slowlog::default(),
+            monitors: Monitors::default(),
+            shutdown: CancellationToken::new(),
+            shutdown_mode: Mutex::new(None),
+            run_id,
+            started: Instant::now(),
+            started_ms: now,
+            lastsave: AtomicU64::new(now / 1000),
+            pause: Mutex::new(None),
+            pause_changed: tokio::sync::Notify::new(),
+            executable: std::env::current_exe()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default(),
+            tcp_port: AtomicU64::new(port),
+            loading: AtomicBool::new(false),
+            errors: Default::default(),
+        })
+    }
+
+    /// Ask the server to stop (SHUTDOWN, signals).
+    pub fn request_shutdown(&self, mode: ShutdownMode) {
+        *self.shutdown_mode.lock() = Some(mode);
+        self.shutdown.cancel();
+    }
+
+    pub fn port(&self) -> u16 {
+        self.tcp_port.load(Ordering::Relaxed) as u16
+    }
+}
+
+/// Run the server until shutdown. Returns the process exit code.
+pub fn run(config: Config) -> i32 {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("Failed to start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let srv = Server::new(config);
+        listener::serve(srv).await
+    })
+}

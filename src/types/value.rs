@@ -1,0 +1,50 @@
+//! The value stored under a key and its per-key metadata.
+
+use super::string::StrValue;
+
+/// A Redis value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Str(StrValue),
+}
+
+impl Value {
+    /// TYPE's reply.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+        }
+    }
+
+    /// OBJECT ENCODING's reply.
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Str(s) => s.encoding(),
+        }
+    }
+}
+
+/// A keyspace entry: value, absolute expiry and access metadata.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    pub value: Value,
+    /// Absolute unix time in ms; 0 = no expiry.
+    pub expire_at: u64,
+    /// 24-bit LRU clock (seconds resolution) or LFU (16-bit minutes + 8-bit counter),
+    /// depending on maxmemory-policy, as Redis's `robj.lru`.
+    pub lru: u32,
+}
+
+impl Entry {
+    pub fn new(value: Value) -> Entry {
+        Entry { value, expire_at: 0, lru: 0 }
+    }
+
+    pub fn has_expire(&self) -> bool {
+        self.expire_at != 0
+    }
+
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at < now_ms
+    }
+}

@@ -1,0 +1,7 @@
+//! Leaf helpers shared by every layer: no locks, no I/O.
+
+pub mod clock;
+pub mod glob;
+pub mod numfmt;
+pub mod numparse;
+pub mod split;

@@ -18,7 +18,10 @@ pub enum RedisError {
     NoSuchKey,
     WrongArity(String),
     UnknownCommand(String),
-    UnknownSubcommand { sub: String, cmd: String },
+    UnknownSubcommand {
+        sub: String,
+        cmd: String,
+    },
     InvalidExpire(&'static str),
     InvalidDbIndex,
     DbIndexOutOfRange,
@@ -61,9 +64,9 @@ impl fmt::Display for RedisError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use RedisError::*;
         match self {
-            WrongType => f.write_str(
-                "WRONGTYPE Operation against a key holding the wrong kind of value",
-            ),
+            WrongType => {
+                f.write_str("WRONGTYPE Operation against a key holding the wrong kind of value")
+            }
             Syntax => f.write_str("ERR syntax error"),
             NotInteger => f.write_str("ERR value is not an integer or out of range"),
             NotFloat => f.write_str("ERR value is not a valid float"),
@@ -72,16 +75,13 @@ impl fmt::Display for RedisError {
             NoSuchKey => f.write_str("ERR no such key"),
             WrongArity(cmd) => write!(f, "ERR wrong number of arguments for '{cmd}' command"),
             UnknownCommand(text) => write!(f, "ERR unknown command {text}"),
-            UnknownSubcommand { sub, cmd } => write!(
-                f,
-                "ERR unknown subcommand '{sub}'. Try {cmd} HELP."
-            ),
+            UnknownSubcommand { sub, cmd } => {
+                write!(f, "ERR unknown subcommand '{sub}'. Try {cmd} HELP.")
+            }
             InvalidExpire(cmd) => write!(f, "ERR invalid expire time in '{cmd}' command"),
             InvalidDbIndex => f.write_str("ERR invalid DB index"),
             DbIndexOutOfRange => f.write_str("ERR DB index is out of range"),
-            ExecAbort => {
-                f.write_str("EXECABORT Transaction discarded because of previous errors.")
-            }
+            ExecAbort => f.write_str("EXECABORT Transaction discarded because of previous errors."),
             NoAuth => f.write_str("NOAUTH Authentication required."),
             Oom => f.write_str("OOM command not allowed when used memory > 'maxmemory'."),
             ReadOnly => f.write_str("READONLY You can't write against a read only replica."),
@@ -109,15 +109,27 @@ mod tests {
                 "WRONGTYPE Operation against a key holding the wrong kind of value",
             ),
             (RedisError::Syntax, "ERR syntax error"),
-            (RedisError::NotInteger, "ERR value is not an integer or out of range"),
+            (
+                RedisError::NotInteger,
+                "ERR value is not an integer or out of range",
+            ),
             (RedisError::NotFloat, "ERR value is not a valid float"),
-            (RedisError::arity(b"GET"), "ERR wrong number of arguments for 'get' command"),
-            (RedisError::InvalidExpire("set"), "ERR invalid expire time in 'set' command"),
+            (
+                RedisError::arity(b"GET"),
+                "ERR wrong number of arguments for 'get' command",
+            ),
+            (
+                RedisError::InvalidExpire("set"),
+                "ERR invalid expire time in 'set' command",
+            ),
             (
                 RedisError::ExecAbort,
                 "EXECABORT Transaction discarded because of previous errors.",
             ),
-            (RedisError::Oom, "OOM command not allowed when used memory > 'maxmemory'."),
+            (
+                RedisError::Oom,
+                "OOM command not allowed when used memory > 'maxmemory'.",
+            ),
         ];
         for (e, text) in cases {
             assert_eq!(e.to_string(), *text);

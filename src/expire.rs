@@ -47,7 +47,9 @@ pub fn cycle(ks: &Keyspace, cur: &mut Cursor, now_ms: u64, budget: Duration) -> 
             cur.db += 1;
         }
         if start.elapsed() >= budget {
-            ks.stats.expired_time_cap_reached_count.fetch_add(1, Ordering::Relaxed);
+            ks.stats
+                .expired_time_cap_reached_count
+                .fetch_add(1, Ordering::Relaxed);
             break;
         }
     }
@@ -63,7 +65,10 @@ fn expire_slot(ks: &Keyspace, db: &crate::keyspace::Db, slot: u16, now_ms: u64) 
         return 0;
     }
     let n = expired.len() as u64;
-    db.account(crate::keyspace::shard::Delta { keys: -(n as i64), volatile: -(n as i64) });
+    db.account(crate::keyspace::shard::Delta {
+        keys: -(n as i64),
+        volatile: -(n as i64),
+    });
     ks.stats.expired_keys.fetch_add(n, Ordering::Relaxed);
     let mut effects = Vec::with_capacity(expired.len());
     for k in &expired {

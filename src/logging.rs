@@ -21,7 +21,12 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     N: for<'a> FormatFields<'a> + 'static,
 {
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut w: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut w: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
         let c = match *event.metadata().level() {
             Level::TRACE | Level::DEBUG => '.',
             Level::INFO => '*',
@@ -35,8 +40,9 @@ where
 
 /// `22 Nov 2026 03:50:00.123` (UTC).
 pub fn timestamp(ms: u64) -> String {
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let secs = ms / 1000;
     let days = (secs / 86400) as i64;
     let rem = secs % 86400;
@@ -74,7 +80,9 @@ fn level(cfg: &Config) -> Level {
 /// Install the global subscriber.
 pub fn init(cfg: &Config) -> Result<(), String> {
     let logfile = cfg.get("logfile");
-    let builder = tracing_subscriber::fmt().event_format(RedisFormat).with_max_level(level(cfg));
+    let builder = tracing_subscriber::fmt()
+        .event_format(RedisFormat)
+        .with_max_level(level(cfg));
     let res = if logfile.is_empty() {
         builder.with_writer(std::io::stdout).try_init()
     } else {
@@ -100,8 +108,18 @@ pub fn banner(cfg: &Config) {
         pid
     );
     if cfg.get_bool("always-show-logo") {
-        let mode = if cfg.get_bool("cluster-enabled") { "cluster" } else { "standalone" };
-        tracing::info!("Shoal {} {} mode Port: {} PID: {}", crate::SHOAL_VERSION, mode, cfg.get("port"), pid);
+        let mode = if cfg.get_bool("cluster-enabled") {
+            "cluster"
+        } else {
+            "standalone"
+        };
+        tracing::info!(
+            "Shoal {} {} mode Port: {} PID: {}",
+            crate::SHOAL_VERSION,
+            mode,
+            cfg.get("port"),
+            pid
+        );
     }
     tracing::info!("Server initialized");
 }
@@ -111,6 +129,9 @@ mod tests {
     #[test]
     fn timestamp_format() {
         assert_eq!(super::timestamp(0), "1 Jan 1970 00:00:00.000");
-        assert_eq!(super::timestamp(1_795_405_800_123), "23 Nov 2026 03:50:00.123");
+        assert_eq!(
+            super::timestamp(1_795_405_800_123),
+            "23 Nov 2026 03:50:00.123"
+        );
     }
 }

@@ -44,7 +44,11 @@ pub fn key_positions(meta: &CommandMeta, argv: &[Bytes]) -> Vec<usize> {
                     i += step;
                 }
             }
-            Find::Keynum { idx, first: fk, step } => {
+            Find::Keynum {
+                idx,
+                first: fk,
+                step,
+            } => {
                 let numidx = first + i64::from(idx);
                 let Some(n) = argv.get(numidx as usize).and_then(|a| parse_i64(a)) else {
                     continue;

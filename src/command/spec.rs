@@ -20,7 +20,10 @@ pub enum Begin {
     /// Keys start at this argument index.
     Index(i32),
     /// Keys start after `word`, searched from `start_from` (negative: from the end).
-    Keyword { word: &'static str, start_from: i32 },
+    Keyword {
+        word: &'static str,
+        start_from: i32,
+    },
     Unknown,
 }
 
@@ -29,9 +32,17 @@ pub enum Begin {
 pub enum Find {
     /// `last` relative to begin (negative: from the end), every `step`;
     /// `limit` > 1 means "1/limit of the remaining args".
-    Range { last: i32, step: i32, limit: i32 },
+    Range {
+        last: i32,
+        step: i32,
+        limit: i32,
+    },
     /// The number of keys is at `idx` (relative to begin), keys start at `first`.
-    Keynum { idx: i32, first: i32, step: i32 },
+    Keynum {
+        idx: i32,
+        first: i32,
+        step: i32,
+    },
     Unknown,
 }
 

@@ -26,8 +26,10 @@ pub const COMMANDS: &[(&str, Handler)] = &[
 
 /// CLIENT SETNAME / HELLO SETNAME validation.
 pub fn validate_client_name(name: &[u8]) -> Result<(), RedisError> {
-    if name.iter().any(|&c| c < b'!' || c > b'~') {
-        return Err(RedisError::err("Client names cannot contain spaces, newlines or special characters."));
+    if name.iter().any(|c| !(b'!'..=b'~').contains(c)) {
+        return Err(RedisError::err(
+            "Client names cannot contain spaces, newlines or special characters.",
+        ));
     }
     Ok(())
 }
@@ -35,12 +37,17 @@ pub fn validate_client_name(name: &[u8]) -> Result<(), RedisError> {
 fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let patterns: Vec<Vec<u8>> = argv[2..].iter().map(|a| a.to_vec()).collect();
     let pairs = ctx.srv.config.get_matching(&patterns);
-    Ok(Reply::Map(pairs.into_iter().map(|(k, v)| (Reply::bulk_str(&k), Reply::bulk_str(&v))).collect()))
+    Ok(Reply::Map(
+        pairs
+            .into_iter()
+            .map(|(k, v)| (Reply::bulk_str(&k), Reply::bulk_str(&v)))
+            .collect(),
+    ))
 }
 
 fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let rest = &argv[2..];
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(RedisError::arity(b"config|set"));
     }
     let pairs: Vec<(String, String)> = rest
@@ -49,16 +56,24 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .collect();
     for (i, (name, _)) in pairs.iter().enumerate() {
         if pairs[..i].iter().any(|(n, _)| n == name) {
-            return Err(RedisError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter")));
+            return Err(RedisError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+            )));
         }
     }
     // Validate all first, then apply: CONFIG SET is all-or-nothing.
     let cfg = &ctx.srv.config;
     let mut old = Vec::new();
     for (name, value) in &pairs {
-        let fail = |reason: String| RedisError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}"));
+        let fail = |reason: String| {
+            RedisError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            ))
+        };
         let Some(d) = crate::config::find(name) else {
-            return Err(fail("Unknown option or number of arguments for CONFIG SET".into()));
+            return Err(fail(
+                "Unknown option or number of arguments for CONFIG SET".into(),
+            ));
         };
         if !d.mutable {
             return Err(fail("can't set immutable config".into()));
@@ -67,12 +82,18 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         old.push((name.clone(), cfg.get(name)));
     }
     for (name, value) in &pairs {
-        let split = if name == "save" { value.split_whitespace().map(str::to_string).collect() } else { vec![value.clone()] };
+        let split = if name == "save" {
+            value.split_whitespace().map(str::to_string).collect()
+        } else {
+            vec![value.clone()]
+        };
         if let Err(reason) = cfg.set(name, &split, false) {
             for (n, v) in &old {
                 let _ = cfg.set(n, std::slice::from_ref(v), true);
             }
-            return Err(RedisError::err(format!("CONFIG SET failed (possibly related to argument '{name}') - {reason}")));
+            return Err(RedisError::err(format!(
+                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            )));
         }
     }
     apply_side_effects(ctx, &pairs);
@@ -131,12 +152,18 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     match (sub.as_str(), argv.len()) {
         ("sleep", 3) => {
             let secs = args::float(&argv[2])?;
-            std::thread::sleep(std::time::Duration::from_micros((secs * 1e6).max(0.0) as u64));
+            std::thread::sleep(std::time::Duration::from_micros(
+                (secs * 1e6).max(0.0) as u64
+            ));
             Ok(Reply::OK)
         }
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
-            ctx.srv.config.hot.active_expire.store(on, Ordering::Relaxed);
+            ctx.srv
+                .config
+                .hot
+                .active_expire
+                .store(on, Ordering::Relaxed);
             Ok(Reply::OK)
         }
         _ => Err(RedisError::err(format!(
@@ -149,7 +176,10 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn time(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let us = crate::util::clock::now_us();
     let _ = ctx;
-    Ok(Reply::Array(vec![Reply::bulk_int((us / 1_000_000) as i64), Reply::bulk_int((us % 1_000_000) as i64)]))
+    Ok(Reply::Array(vec![
+        Reply::bulk_int((us / 1_000_000) as i64),
+        Reply::bulk_int((us % 1_000_000) as i64),
+    ]))
 }
 
 fn lastsave(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {

@@ -25,10 +25,14 @@ fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(RedisError::arity(b"ping"));
     }
     // RESP2 subscribers get PING as a pubsub-style array.
-    let subscribed = ctx.sess.info.sub.load(Ordering::Relaxed) + ctx.sess.info.psub.load(Ordering::Relaxed) > 0;
+    let subscribed =
+        ctx.sess.info.sub.load(Ordering::Relaxed) + ctx.sess.info.psub.load(Ordering::Relaxed) > 0;
     if subscribed && ctx.sess.resp == RespVersion::Resp2 {
         let payload = argv.get(1).cloned().unwrap_or_default();
-        return Ok(Reply::Array(vec![Reply::bulk_str("pong"), Reply::Bulk(payload)]));
+        return Ok(Reply::Array(vec![
+            Reply::bulk_str("pong"),
+            Reply::Bulk(payload),
+        ]));
     }
     Ok(match argv.get(1) {
         Some(m) => Reply::Bulk(m.clone()),
@@ -41,7 +45,7 @@ fn echo(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn select(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let idx = args::int(&argv[1]).map_err(|_| RedisError::InvalidDbIndex)?;
+    let idx = args::int(&argv[1])?;
     if ctx.srv.config.get_bool("cluster-enabled") && idx != 0 {
         return Err(RedisError::err("SELECT is not allowed in cluster mode"));
     }
@@ -83,7 +87,9 @@ fn check_password(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Red
     let required = ctx.srv.config.get("requirepass");
     if let Some(u) = user {
         if u != b"default" {
-            return Err(RedisError::raw("WRONGPASS invalid username-password pair or user is disabled."));
+            return Err(RedisError::raw(
+                "WRONGPASS invalid username-password pair or user is disabled.",
+            ));
         }
     }
     if required.is_empty() {
@@ -95,7 +101,9 @@ fn check_password(ctx: &Ctx, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Red
         return Ok(());
     }
     if pass != required.as_bytes() {
-        return Err(RedisError::raw("WRONGPASS invalid username-password pair or user is disabled."));
+        return Err(RedisError::raw(
+            "WRONGPASS invalid username-password pair or user is disabled.",
+        ));
     }
     Ok(())
 }
@@ -115,9 +123,8 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut ver = None;
     let mut i = 1;
     if argv.len() > 1 {
-        let v = args::int(&argv[1]).map_err(|_| {
-            RedisError::err("Protocol version is not an integer or out of range")
-        })?;
+        let v = args::int(&argv[1])
+            .map_err(|_| RedisError::err("Protocol version is not an integer or out of range"))?;
         if !(2..=3).contains(&v) {
             return Err(RedisError::raw("NOPROTO unsupported protocol version"));
         }
@@ -135,7 +142,10 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             name = Some(argv[i + 1].clone());
             i += 2;
         } else {
-            return Err(RedisError::err(format!("Syntax error in HELLO option '{}'", args::text(&argv[i]))));
+            return Err(RedisError::err(format!(
+                "Syntax error in HELLO option '{}'",
+                args::text(&argv[i])
+            )));
         }
     }
     if !ctx.sess.authenticated {
@@ -146,15 +156,37 @@ fn hello(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         *ctx.sess.info.name.lock() = String::from_utf8_lossy(&n).into_owned();
     }
     if let Some(v) = ver {
-        ctx.sess.resp = if v == 3 { RespVersion::Resp3 } else { RespVersion::Resp2 };
+        ctx.sess.resp = if v == 3 {
+            RespVersion::Resp3
+        } else {
+            RespVersion::Resp2
+        };
         ctx.sess.info.resp.store(v as usize, Ordering::Relaxed);
     }
-    let role = if ctx.ks().is_replica() { "replica" } else { "master" };
-    let mode = if ctx.srv.config.get_bool("cluster-enabled") { "cluster" } else { "standalone" };
+    let role = if ctx.ks().is_replica() {
+        "replica"
+    } else {
+        "master"
+    };
+    let mode = if ctx.srv.config.get_bool("cluster-enabled") {
+        "cluster"
+    } else {
+        "standalone"
+    };
     Ok(Reply::Map(vec![
         (Reply::bulk_str("server"), Reply::bulk_str("redis")),
-        (Reply::bulk_str("version"), Reply::bulk_str(crate::REDIS_VERSION)),
-        (Reply::bulk_str("proto"), Reply::Int(if ctx.sess.resp == RespVersion::Resp3 { 3 } else { 2 })),
+        (
+            Reply::bulk_str("version"),
+            Reply::bulk_str(crate::REDIS_VERSION),
+        ),
+        (
+            Reply::bulk_str("proto"),
+            Reply::Int(if ctx.sess.resp == RespVersion::Resp3 {
+                3
+            } else {
+                2
+            }),
+        ),
         (Reply::bulk_str("id"), Reply::Int(ctx.sess.id as i64)),
         (Reply::bulk_str("mode"), Reply::bulk_str(mode)),
         (Reply::bulk_str("role"), Reply::bulk_str(role)),

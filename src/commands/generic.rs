@@ -35,13 +35,17 @@ fn exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let keys = &argv[1..];
     let mut g = ctx.lock(&db, keys);
-    Ok(Reply::Int(keys.iter().filter(|k| g.exists(k)).count() as i64))
+    Ok(Reply::Int(
+        keys.iter().filter(|k| g.exists(k)).count() as i64
+    ))
 }
 
 fn type_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    Ok(Reply::Status(g.peek(&argv[1]).map_or("none", |e| e.value.type_name())))
+    Ok(Reply::Status(
+        g.peek(&argv[1]).map_or("none", |e| e.value.type_name()),
+    ))
 }
 
 fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
@@ -52,9 +56,14 @@ fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 /// on a blocking thread so the command path does not pay for it.
 pub fn empty_db(ctx: &Ctx, index: usize) {
     let old = ctx.ks().replace_db(index);
-    ctx.ks().watches.touch_db(index, |k| old.contains_raw(k).is_some(), |_| None);
+    ctx.ks()
+        .watches
+        .touch_db(index, |k| old.contains_raw(k).is_some(), |_| None);
     if !old.is_empty() {
-        ctx.srv.stats.dirty.fetch_add(old.len(), std::sync::atomic::Ordering::Relaxed);
+        ctx.srv
+            .stats
+            .dirty
+            .fetch_add(old.len(), std::sync::atomic::Ordering::Relaxed);
     }
     std::thread::spawn(move || drop(old));
 }
@@ -62,7 +71,13 @@ pub fn empty_db(ctx: &Ctx, index: usize) {
 fn parse_flush_mode(argv: &[Bytes]) -> CmdResult<()> {
     match argv.get(1) {
         None => Ok(()),
-        Some(a) if argv.len() == 2 && (crate::command::args::is(a, "ASYNC") || crate::command::args::is(a, "SYNC")) => Ok(()),
+        Some(a)
+            if argv.len() == 2
+                && (crate::command::args::is(a, "ASYNC")
+                    || crate::command::args::is(a, "SYNC")) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(crate::error::RedisError::Syntax),
     }
 }

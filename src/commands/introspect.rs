@@ -51,7 +51,13 @@ fn key_spec_reply(ks: &KeySpec) -> Reply {
         ),
         Begin::Unknown => ("unknown", Reply::Map(vec![])),
     };
-    m.push(kv("begin_search", Reply::Map(vec![kv("type", Reply::bulk_str(begin.0)), kv("spec", begin.1)])));
+    m.push(kv(
+        "begin_search",
+        Reply::Map(vec![
+            kv("type", Reply::bulk_str(begin.0)),
+            kv("spec", begin.1),
+        ]),
+    ));
     let find = match ks.find {
         Find::Range { last, step, limit } => (
             "range",
@@ -71,7 +77,13 @@ fn key_spec_reply(ks: &KeySpec) -> Reply {
         ),
         Find::Unknown => ("unknown", Reply::Map(vec![])),
     };
-    m.push(kv("find_keys", Reply::Map(vec![kv("type", Reply::bulk_str(find.0)), kv("spec", find.1)])));
+    m.push(kv(
+        "find_keys",
+        Reply::Map(vec![
+            kv("type", Reply::bulk_str(find.0)),
+            kv("spec", find.1),
+        ]),
+    ));
     Reply::Map(m)
 }
 
@@ -105,10 +117,13 @@ fn doc_reply(key: &str, d: &Doc) -> Reply {
         Doc::I(i) => Reply::Int(*i),
         Doc::Nil => Reply::Nil,
         Doc::A(items) if key == "flags" || key == "doc_flags" => Reply::Set(
-            items.iter().map(|i| match i {
-                Doc::S(s) => Reply::Status(s),
-                other => doc_reply("", other),
-            }).collect(),
+            items
+                .iter()
+                .map(|i| match i {
+                    Doc::S(s) => Reply::Status(s),
+                    other => doc_reply("", other),
+                })
+                .collect(),
         ),
         Doc::A(items) => Reply::Array(items.iter().map(|i| doc_reply("", i)).collect()),
         Doc::M(pairs) => Reply::Map(pairs.iter().map(|(k, v)| kv(k, doc_reply(k, v))).collect()),
@@ -116,16 +131,26 @@ fn doc_reply(key: &str, d: &Doc) -> Reply {
 }
 
 fn docs_reply(cmd: &Command) -> Reply {
-    let mut m: Vec<(Reply, Reply)> = cmd.meta.docs.iter().map(|(k, v)| kv(k, doc_reply(k, v))).collect();
+    let mut m: Vec<(Reply, Reply)> = cmd
+        .meta
+        .docs
+        .iter()
+        .map(|(k, v)| kv(k, doc_reply(k, v)))
+        .collect();
     if cmd.is_container() {
-        let subs = sorted_subs(cmd).into_iter().map(|s| (Reply::bulk_str(s.meta.name), docs_reply(s))).collect();
+        let subs = sorted_subs(cmd)
+            .into_iter()
+            .map(|s| (Reply::bulk_str(s.meta.name), docs_reply(s)))
+            .collect();
         m.push(kv("subcommands", Reply::Map(subs)));
     }
     Reply::Map(m)
 }
 
 fn command(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    Ok(Reply::Array(ctx.srv.commands.all().into_iter().map(info_reply).collect()))
+    Ok(Reply::Array(
+        ctx.srv.commands.all().into_iter().map(info_reply).collect(),
+    ))
 }
 
 fn count(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
@@ -145,7 +170,12 @@ fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() == 2 {
         return command(ctx, argv);
     }
-    Ok(Reply::Array(argv[2..].iter().map(|n| lookup(ctx, n).map_or(Reply::NilArray, info_reply)).collect()))
+    Ok(Reply::Array(
+        argv[2..]
+            .iter()
+            .map(|n| lookup(ctx, n).map_or(Reply::NilArray, info_reply))
+            .collect(),
+    ))
 }
 
 fn docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -154,7 +184,11 @@ fn docs(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         argv[2..].iter().filter_map(|n| lookup(ctx, n)).collect()
     };
-    Ok(Reply::Map(cmds.into_iter().map(|c| (Reply::bulk_str(c.meta.name), docs_reply(c))).collect()))
+    Ok(Reply::Map(
+        cmds.into_iter()
+            .map(|c| (Reply::bulk_str(c.meta.name), docs_reply(c)))
+            .collect(),
+    ))
 }
 
 fn all_names(ctx: &Ctx) -> Vec<&'static CommandMeta> {
@@ -173,10 +207,16 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         5 if args::is(&argv[2], "FILTERBY") => {
             let val = &argv[4];
             if args::is(&argv[3], "PATTERN") {
-                names.into_iter().filter(|m| glob_match(val, m.name.as_bytes(), true)).collect()
+                names
+                    .into_iter()
+                    .filter(|m| glob_match(val, m.name.as_bytes(), true))
+                    .collect()
             } else if args::is(&argv[3], "ACLCAT") {
                 let cat = format!("@{}", args::lower(val));
-                names.into_iter().filter(|m| m.acl.contains(&cat.as_str())).collect()
+                names
+                    .into_iter()
+                    .filter(|m| m.acl.contains(&cat.as_str()))
+                    .collect()
             } else if args::is(&argv[3], "MODULE") {
                 Vec::new()
             } else {
@@ -185,7 +225,12 @@ fn list(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         _ => return Err(RedisError::Syntax),
     };
-    Ok(Reply::Array(filtered.into_iter().map(|m| Reply::bulk_str(m.name)).collect()))
+    Ok(Reply::Array(
+        filtered
+            .into_iter()
+            .map(|m| Reply::bulk_str(m.name))
+            .collect(),
+    ))
 }
 
 /// Resolve the command named in `argv[2..]` and extract its key positions.
@@ -204,7 +249,9 @@ fn keys_of(ctx: &Ctx, argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandMet
         return Err(RedisError::err("The command has no key arguments"));
     }
     if !m.arity_ok(target.len()) {
-        return Err(RedisError::err("Invalid number of arguments specified for command"));
+        return Err(RedisError::err(
+            "Invalid number of arguments specified for command",
+        ));
     }
     let pos = key_positions(m, target);
     if pos.is_empty() {
@@ -215,7 +262,11 @@ fn keys_of(ctx: &Ctx, argv: &[Bytes]) -> Result<(Vec<usize>, &'static CommandMet
 
 fn getkeys(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (pos, _) = keys_of(ctx, argv)?;
-    Ok(Reply::Array(pos.into_iter().map(|i| Reply::Bulk(argv[2 + i].clone())).collect()))
+    Ok(Reply::Array(
+        pos.into_iter()
+            .map(|i| Reply::Bulk(argv[2 + i].clone()))
+            .collect(),
+    ))
 }
 
 fn getkeysandflags(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -229,13 +280,19 @@ fn getkeysandflags(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             .iter()
             .find(|ks| spec_covers(ks, m, target, i))
             .map_or(&[][..], |ks| ks.flags);
-        out.push(Reply::Array(vec![Reply::Bulk(target[i].clone()), status_set(flags)]));
+        out.push(Reply::Array(vec![
+            Reply::Bulk(target[i].clone()),
+            status_set(flags),
+        ]));
     }
     Ok(Reply::Array(out))
 }
 
 fn spec_covers(ks: &'static KeySpec, m: &CommandMeta, argv: &[Bytes], i: usize) -> bool {
-    let single = CommandMeta { key_specs: std::slice::from_ref(ks), ..*m };
+    let single = CommandMeta {
+        key_specs: std::slice::from_ref(ks),
+        ..*m
+    };
     key_positions(&single, argv).contains(&i)
 }
 
@@ -263,5 +320,7 @@ fn help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    Ok(Reply::Array(lines.iter().map(|l| Reply::Status(l)).collect()))
+    Ok(Reply::Array(
+        lines.iter().map(|l| Reply::Status(l)).collect(),
+    ))
 }

@@ -25,7 +25,11 @@ pub fn get_string(g: &mut KeyGuards, key: &[u8]) -> Result<Option<Bytes>, RedisE
 /// Count a keyspace hit or miss (INFO keyspace_hits/misses).
 pub fn hit_or_miss(ctx: &Ctx, hit: bool) {
     let s = &ctx.srv.stats;
-    let c = if hit { &s.keyspace_hits } else { &s.keyspace_misses };
+    let c = if hit {
+        &s.keyspace_hits
+    } else {
+        &s.keyspace_misses
+    };
     c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
 }
 
@@ -61,9 +65,15 @@ pub fn parse_expire(
     if v <= 0 {
         return Err(RedisError::InvalidExpire(cmd));
     }
-    let ms = (v as u64).checked_mul(unit_ms).filter(|m| *m <= i64::MAX as u64);
+    let ms = (v as u64)
+        .checked_mul(unit_ms)
+        .filter(|m| *m <= i64::MAX as u64);
     let ms = ms.ok_or(RedisError::InvalidExpire(cmd))?;
-    let at = if absolute { Some(ms) } else { ms.checked_add(now_ms).filter(|m| *m <= i64::MAX as u64) };
+    let at = if absolute {
+        Some(ms)
+    } else {
+        ms.checked_add(now_ms).filter(|m| *m <= i64::MAX as u64)
+    };
     at.ok_or(RedisError::InvalidExpire(cmd))
 }
 
@@ -122,10 +132,18 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let key = &argv[1];
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let old = if o.get { get_string(&mut g, key)? } else { None };
+    let old = if o.get {
+        get_string(&mut g, key)?
+    } else {
+        None
+    };
     let exists = g.exists(key);
     if (o.nx && exists) || (o.xx && !exists) {
-        return Ok(if o.get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::Nil });
+        return Ok(if o.get {
+            old.map_or(Reply::Nil, Reply::Bulk)
+        } else {
+            Reply::Nil
+        });
     }
     let mut entry = Entry::new(Value::Str(StrValue::from_bytes(&argv[2])));
     if o.keep_ttl {
@@ -141,7 +159,11 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         prop = rewrite_set_expire(argv, at);
     }
     g.propagate(prop);
-    Ok(if o.get { old.map_or(Reply::Nil, Reply::Bulk) } else { Reply::OK })
+    Ok(if o.get {
+        old.map_or(Reply::Nil, Reply::Bulk)
+    } else {
+        Reply::OK
+    })
 }
 
 /// SET with EX/PX/EXAT → SET with PXAT <abs ms>, other options kept.

@@ -127,7 +127,12 @@ fn build_one(meta: &'static CommandMeta, handlers: &HashMap<&str, Handler>) -> O
     if handler.is_none() && subs.is_empty() {
         return None;
     }
-    Some(Command { meta, handler, subs, stats: CmdStats::default() })
+    Some(Command {
+        meta,
+        handler,
+        subs,
+        stats: CmdStats::default(),
+    })
 }
 
 #[cfg(test)]

@@ -103,11 +103,18 @@ fn watch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db_index = ctx.sess.db;
     let db = ctx.db();
     for key in &argv[1..] {
-        if ctx.sess.watched.iter().any(|(d, k)| *d == db_index && k[..] == key[..]) {
+        if ctx
+            .sess
+            .watched
+            .iter()
+            .any(|(d, k)| *d == db_index && k[..] == key[..])
+        {
             continue;
         }
         let expired = matches!(db.contains_raw(key), Some(at) if at != 0 && at < ctx.now_ms);
-        ctx.ks().watches.watch(db_index, key, ctx.sess.id, &ctx.sess.watch_dirty, expired);
+        ctx.ks()
+            .watches
+            .watch(db_index, key, ctx.sess.id, &ctx.sess.watch_dirty, expired);
         ctx.sess.watched.push((db_index, key[..].into()));
     }
     Ok(Reply::OK)

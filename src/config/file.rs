@@ -13,13 +13,23 @@ use crate::util::split::split_args;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("\n*** FATAL CONFIG FILE ERROR (Redis 7.0.15) ***\nReading the configuration file, at line {line}\n>>> '{text}'\n{reason}")]
-    Directive { line: usize, text: String, reason: String },
+    Directive {
+        line: usize,
+        text: String,
+        reason: String,
+    },
     #[error("Fatal error, can't open config file '{path}': {err}")]
     Open { path: String, err: String },
 }
 
 /// Directives that only exist in config files (not in CONFIG GET).
-const FILE_ONLY: &[&str] = &["include", "rename-command", "user", "loadmodule", "sentinel"];
+const FILE_ONLY: &[&str] = &[
+    "include",
+    "rename-command",
+    "user",
+    "loadmodule",
+    "sentinel",
+];
 
 /// What start-up arguments asked for besides configuration.
 #[derive(Debug, Default)]
@@ -47,7 +57,9 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
         if a == "-" && i == rest.len() - 1 {
             read_stdin = true;
         } else if let Some(name) = a.strip_prefix("--") {
-            options.push('\n');
+            if !options.is_empty() {
+                options.push('\n');
+            }
             options.push_str(name);
             options.push(' ');
         } else {
@@ -63,11 +75,26 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
     }
     text.push('\n');
     text.push_str(&options);
-    let cfg = Config { file: startup.config_file.clone(), ..Config::defaults() };
-    let base = startup.config_file.as_deref().and_then(Path::parent).map(Path::to_path_buf);
-    load_text(&cfg, &text, base.as_deref(), &mut startup, &mut Accum::default())?;
+    let cfg = Config {
+        file: startup.config_file.clone(),
+        ..Config::defaults()
+    };
+    let base = startup
+        .config_file
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf);
+    load_text(
+        &cfg,
+        &text,
+        base.as_deref(),
+        &mut startup,
+        &mut Accum::default(),
+    )?;
     if cfg.get("dir").is_empty() {
-        let cwd = std::env::current_dir().map(|p| p.display().to_string()).unwrap_or_default();
+        let cwd = std::env::current_dir()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default();
         cfg.store("dir", cwd);
     }
     Ok((cfg, startup))
@@ -76,7 +103,10 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
 fn read_file(path: &Path) -> Result<String, ConfigError> {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
-        .map_err(|e| ConfigError::Open { path: path.display().to_string(), err: e.to_string() })
+        .map_err(|e| ConfigError::Open {
+            path: path.display().to_string(),
+            err: e.to_string(),
+        })
 }
 
 /// Quote like sdscatrepr so the argument survives re-splitting.
@@ -123,9 +153,13 @@ fn load_text(
         let Some(argv) = split_args(line.as_bytes()) else {
             return Err(fail("Unbalanced quotes in configuration line"));
         };
-        let argv: Vec<String> =
-            argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect();
-        let Some(name) = argv.first().map(|n| n.to_ascii_lowercase()) else { continue };
+        let argv: Vec<String> = argv
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let Some(name) = argv.first().map(|n| n.to_ascii_lowercase()) else {
+            continue;
+        };
         let args = &argv[1..];
         if FILE_ONLY.contains(&name.as_str()) {
             file_only(cfg, &name, args, base, startup, acc).map_err(|r| fail(&r))?;
@@ -190,7 +224,9 @@ fn file_only(
             load_text(cfg, &text, p.parent(), startup, acc).map_err(|e| e.to_string())
         }
         ("rename-command", [from, to]) => {
-            startup.renames.push((from.to_ascii_lowercase(), to.clone()));
+            startup
+                .renames
+                .push((from.to_ascii_lowercase(), to.clone()));
             Ok(())
         }
         ("loadmodule", _) => Err("Shoal does not support modules".into()),
@@ -215,8 +251,13 @@ mod tests {
         assert_eq!(c.get("port"), "7001");
         assert_eq!(c.get("maxmemory"), "1048576");
         assert_eq!(c.get("save"), "");
-        let e = load(&["--port", "7001", "--bogus", "1"]).unwrap_err().to_string();
-        assert!(e.contains("at line 3\n>>> 'bogus \"1\"'\nBad directive"), "{e}");
+        let e = load(&["--port", "7001", "--bogus", "1"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("at line 3\n>>> 'bogus \"1\"'\nBad directive"),
+            "{e}"
+        );
         let e = load(&["--maxmemory", "xyz"]).unwrap_err().to_string();
         assert!(e.contains("argument must be a memory value"), "{e}");
     }
@@ -227,7 +268,10 @@ mod tests {
         let inc = dir.path().join("inc.conf");
         std::fs::write(&inc, "maxmemory-policy allkeys-lru\n").unwrap();
         let main = dir.path().join("main.conf");
-        let body = format!("# c\nsave 900 1\nsave 300 10\ninclude {}\nport \"7002\"\n", inc.display());
+        let body = format!(
+            "# c\nsave 900 1\nsave 300 10\ninclude {}\nport \"7002\"\n",
+            inc.display()
+        );
         std::fs::write(&main, body).unwrap();
         let c = load(&[main.to_str().unwrap()]).unwrap();
         assert_eq!(c.get("save"), "900 1 300 10");

@@ -18,7 +18,9 @@ use table::DIRECTIVES;
 /// Find a directive by name or alias (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Directive> {
     let lower = name.to_ascii_lowercase();
-    DIRECTIVES.iter().find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+    DIRECTIVES
+        .iter()
+        .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
 }
 
 /// Values read on hot paths, mirrored into atomics whenever they change.
@@ -37,6 +39,7 @@ pub struct Hot {
 }
 
 /// The server's configuration.
+#[derive(Debug)]
 pub struct Config {
     values: RwLock<BTreeMap<&'static str, String>>,
     pub hot: Hot,
@@ -47,8 +50,15 @@ pub struct Config {
 impl Config {
     /// Defaults for every directive.
     pub fn defaults() -> Config {
-        let values = DIRECTIVES.iter().map(|d| (d.name, d.default.to_string())).collect();
-        let cfg = Config { values: RwLock::new(values), hot: Hot::default(), file: None };
+        let values = DIRECTIVES
+            .iter()
+            .map(|d| (d.name, d.default.to_string()))
+            .collect();
+        let cfg = Config {
+            values: RwLock::new(values),
+            hot: Hot::default(),
+            file: None,
+        };
         cfg.hot.active_expire.store(true, Ordering::Relaxed);
         cfg.refresh_hot();
         cfg
@@ -56,7 +66,9 @@ impl Config {
 
     /// Current value of a directive (canonical name or alias).
     pub fn get(&self, name: &str) -> String {
-        let Some(d) = find(name) else { return String::new() };
+        let Some(d) = find(name) else {
+            return String::new();
+        };
         self.values.read().get(d.name).cloned().unwrap_or_default()
     }
 
@@ -95,8 +107,14 @@ impl Config {
         let mut out = BTreeMap::new();
         for d in DIRECTIVES {
             for name in std::iter::once(d.name).chain(d.alias) {
-                if patterns.iter().any(|p| glob_match(p, name.as_bytes(), true)) {
-                    out.insert(name.to_string(), values.get(d.name).cloned().unwrap_or_default());
+                if patterns
+                    .iter()
+                    .any(|p| glob_match(p, name.as_bytes(), true))
+                {
+                    out.insert(
+                        name.to_string(),
+                        values.get(d.name).cloned().unwrap_or_default(),
+                    );
                 }
             }
         }
@@ -119,14 +137,19 @@ impl Config {
         let v = self.values.read();
         let num = |n: &str| v.get(n).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
         let h = &self.hot;
-        h.proto_max_bulk_len.store(num("proto-max-bulk-len"), Ordering::Relaxed);
-        h.client_query_buffer_limit.store(num("client-query-buffer-limit"), Ordering::Relaxed);
-        h.slowlog_log_slower_than.store(num("slowlog-log-slower-than"), Ordering::Relaxed);
-        h.slowlog_max_len.store(num("slowlog-max-len"), Ordering::Relaxed);
+        h.proto_max_bulk_len
+            .store(num("proto-max-bulk-len"), Ordering::Relaxed);
+        h.client_query_buffer_limit
+            .store(num("client-query-buffer-limit"), Ordering::Relaxed);
+        h.slowlog_log_slower_than
+            .store(num("slowlog-log-slower-than"), Ordering::Relaxed);
+        h.slowlog_max_len
+            .store(num("slowlog-max-len"), Ordering::Relaxed);
         h.maxmemory.store(num("maxmemory"), Ordering::Relaxed);
         h.timeout.store(num("timeout"), Ordering::Relaxed);
         h.hz.store(num("hz").clamp(1, 500), Ordering::Relaxed);
-        h.latency_monitor_threshold.store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        h.latency_monitor_threshold
+            .store(num("latency-monitor-threshold"), Ordering::Relaxed);
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }
@@ -137,7 +160,7 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
     match name {
         "save" => {
             let parts: Vec<&str> = v.split_whitespace().collect();
-            if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+            if !parts.len().is_multiple_of(2) || parts.iter().any(|p| p.parse::<u64>().is_err()) {
                 return Err("Invalid save parameters".into());
             }
             Ok(parts.join(" "))
@@ -146,7 +169,9 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
             if !v.is_empty() {
                 std::env::set_current_dir(&v).map_err(|e| e.to_string())?;
             }
-            Ok(std::env::current_dir().map(|p| p.display().to_string()).unwrap_or(v))
+            Ok(std::env::current_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or(v))
         }
         _ => Ok(v),
     }

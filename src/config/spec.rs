@@ -4,9 +4,15 @@
 #[derive(Debug, Clone, Copy)]
 pub enum Kind {
     Bool,
-    Int { min: i64, max: i64 },
+    Int {
+        min: i64,
+        max: i64,
+    },
     /// Bytes with optional k/kb/m/mb/g/gb suffix; printed as a plain number.
-    Memory { min: i64, max: i64 },
+    Memory {
+        min: i64,
+        max: i64,
+    },
     Enum(&'static [&'static str]),
     /// Free-form (possibly multi-argument) value, validated by apply hooks.
     Str,
@@ -25,7 +31,9 @@ pub struct Directive {
 /// Parse `1gb`, `100k`, `42` like Redis's memtoull.
 pub fn parse_memory(s: &str) -> Option<i64> {
     let lower = s.to_ascii_lowercase();
-    let split = lower.find(|c: char| !c.is_ascii_digit()).unwrap_or(lower.len());
+    let split = lower
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(lower.len());
     let (num, unit) = lower.split_at(split);
     if num.is_empty() {
         return None;
@@ -89,7 +97,9 @@ impl Directive {
 
 fn check_bounds(v: i64, min: i64, max: i64) -> Result<(), String> {
     if v < min || v > max {
-        return Err(format!("argument must be between {min} and {max} inclusive"));
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
     }
     Ok(())
 }

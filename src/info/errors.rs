@@ -16,7 +16,11 @@ pub struct ErrorStats {
 
 impl ErrorStats {
     pub fn snapshot(&self) -> Vec<(String, u64)> {
-        self.map.lock().iter().map(|(k, v)| (k.clone(), *v)).collect()
+        self.map
+            .lock()
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect()
     }
 
     pub fn reset(&self) {
@@ -26,7 +30,9 @@ impl ErrorStats {
 
 /// Count an error reply sent to a client.
 pub fn count(srv: &Server, e: &RedisError) {
-    srv.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+    srv.stats
+        .total_error_replies
+        .fetch_add(1, Ordering::Relaxed);
     let mut map = srv.errors.map.lock();
     // Redis caps the number of distinct prefixes at 128.
     let prefix = e.prefix();

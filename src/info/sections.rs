@@ -6,8 +6,17 @@ use std::sync::atomic::Ordering;
 use crate::server::Server;
 
 const DEFAULT: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
@@ -26,7 +35,10 @@ pub fn render(srv: &Server, req: &[String]) -> String {
         match r.as_str() {
             "default" => DEFAULT.iter().for_each(|s| push(&mut wanted, s)),
             "all" | "everything" => {
-                DEFAULT.iter().chain(ALL_EXTRA).for_each(|s| push(&mut wanted, s));
+                DEFAULT
+                    .iter()
+                    .chain(ALL_EXTRA)
+                    .for_each(|s| push(&mut wanted, s));
             }
             other => {
                 if let Some(s) = DEFAULT.iter().chain(ALL_EXTRA).find(|s| **s == other) {
@@ -50,7 +62,9 @@ fn section(srv: &Server, name: &str, out: &mut String) {
         "cpu" => "CPU".to_string(),
         n => {
             let mut c = n.chars();
-            c.next().map(|f| f.to_uppercase().collect::<String>() + c.as_str()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+                .unwrap_or_default()
         }
     };
     let _ = write!(out, "# {title}\r\n");
@@ -80,7 +94,15 @@ fn server(srv: &Server, out: &mut String) {
     line(out, "redis_git_sha1", "00000000");
     line(out, "redis_git_dirty", 0);
     line(out, "redis_build_id", "shoal");
-    line(out, "redis_mode", if srv.config.get_bool("cluster-enabled") { "cluster" } else { "standalone" });
+    line(
+        out,
+        "redis_mode",
+        if srv.config.get_bool("cluster-enabled") {
+            "cluster"
+        } else {
+            "standalone"
+        },
+    );
     line(out, "os", std::env::consts::OS);
     line(out, "arch_bits", 64);
     line(out, "monotonic_clock", "POSIX clock_gettime");
@@ -98,18 +120,35 @@ fn server(srv: &Server, out: &mut String) {
     line(out, "configured_hz", srv.config.get("hz"));
     line(out, "lru_clock", crate::keyspace::access::lru_clock());
     line(out, "executable", &srv.executable);
-    line(out, "config_file", srv.config.file.as_ref().map(|p| p.display().to_string()).unwrap_or_default());
+    line(
+        out,
+        "config_file",
+        srv.config
+            .file
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_default(),
+    );
     line(out, "io_threads_active", 0);
     line(out, "shoal_version", crate::SHOAL_VERSION);
 }
 
 fn clients(srv: &Server, out: &mut String) {
-    line(out, "connected_clients", srv.clients.connected.load(Ordering::Relaxed));
+    line(
+        out,
+        "connected_clients",
+        srv.clients.connected.load(Ordering::Relaxed),
+    );
     line(out, "cluster_connections", 0);
     line(out, "maxclients", srv.config.get("maxclients"));
     line(out, "client_recent_max_input_buffer", 0);
     line(out, "client_recent_max_output_buffer", 0);
-    let blocked = srv.clients.snapshot().iter().filter(|c| c.blocked.load(Ordering::Relaxed)).count();
+    let blocked = srv
+        .clients
+        .snapshot()
+        .iter()
+        .filter(|c| c.blocked.load(Ordering::Relaxed))
+        .count();
     line(out, "blocked_clients", blocked);
     line(out, "tracking_clients", 0);
     line(out, "clients_in_timeout_table", blocked);
@@ -118,9 +157,21 @@ fn clients(srv: &Server, out: &mut String) {
 fn stats(srv: &Server, out: &mut String) {
     let s = &srv.stats;
     let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
-    line(out, "total_connections_received", g(&s.total_connections_received));
-    line(out, "total_commands_processed", g(&s.total_commands_processed));
-    line(out, "instantaneous_ops_per_sec", g(&s.instantaneous_ops_per_sec));
+    line(
+        out,
+        "total_connections_received",
+        g(&s.total_connections_received),
+    );
+    line(
+        out,
+        "total_commands_processed",
+        g(&s.total_commands_processed),
+    );
+    line(
+        out,
+        "instantaneous_ops_per_sec",
+        g(&s.instantaneous_ops_per_sec),
+    );
     line(out, "total_net_input_bytes", g(&s.total_net_input_bytes));
     line(out, "total_net_output_bytes", g(&s.total_net_output_bytes));
     line(out, "instantaneous_input_kbps", "0.00");
@@ -131,8 +182,16 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "sync_partial_err", 0);
     line(out, "expired_keys", g(&s.expired_keys));
     line(out, "expired_stale_perc", "0.00");
-    line(out, "expired_time_cap_reached_count", g(&s.expired_time_cap_reached_count));
-    line(out, "expire_cycle_cpu_milliseconds", g(&s.expire_cycle_cpu_milliseconds));
+    line(
+        out,
+        "expired_time_cap_reached_count",
+        g(&s.expired_time_cap_reached_count),
+    );
+    line(
+        out,
+        "expire_cycle_cpu_milliseconds",
+        g(&s.expire_cycle_cpu_milliseconds),
+    );
     line(out, "evicted_keys", g(&s.evicted_keys));
     line(out, "evicted_clients", g(&s.evicted_clients));
     line(out, "total_eviction_exceeded_time", 0);
@@ -154,7 +213,11 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "tracking_total_keys", 0);
     line(out, "tracking_total_items", 0);
     line(out, "tracking_total_prefixes", 0);
-    line(out, "unexpected_error_replies", g(&s.unexpected_error_replies));
+    line(
+        out,
+        "unexpected_error_replies",
+        g(&s.unexpected_error_replies),
+    );
     line(out, "total_error_replies", g(&s.total_error_replies));
     line(out, "dump_payload_sanitizations", 0);
     line(out, "total_reads_processed", g(&s.total_reads_processed));
@@ -166,15 +229,31 @@ fn stats(srv: &Server, out: &mut String) {
 }
 
 fn replication(srv: &Server, out: &mut String) {
-    line(out, "role", if srv.ks.is_replica() { "slave" } else { "master" });
+    line(
+        out,
+        "role",
+        if srv.ks.is_replica() {
+            "slave"
+        } else {
+            "master"
+        },
+    );
     line(out, "connected_slaves", 0);
     line(out, "master_failover_state", "no-failover");
     line(out, "master_replid", &srv.run_id);
-    line(out, "master_replid2", "0000000000000000000000000000000000000000");
+    line(
+        out,
+        "master_replid2",
+        "0000000000000000000000000000000000000000",
+    );
     line(out, "master_repl_offset", 0);
     line(out, "second_repl_offset", -1);
     line(out, "repl_backlog_active", 0);
-    line(out, "repl_backlog_size", srv.config.get("repl-backlog-size"));
+    line(
+        out,
+        "repl_backlog_size",
+        srv.config.get("repl-backlog-size"),
+    );
     line(out, "repl_backlog_first_byte_offset", 0);
     line(out, "repl_backlog_histlen", 0);
 }
@@ -185,7 +264,12 @@ fn keyspace(srv: &Server, out: &mut String) {
         if db.is_empty() {
             continue;
         }
-        let _ = write!(out, "db{i}:keys={},expires={},avg_ttl=0\r\n", db.len(), db.volatile_len());
+        let _ = write!(
+            out,
+            "db{i}:keys={},expires={},avg_ttl=0\r\n",
+            db.len(),
+            db.volatile_len()
+        );
     }
 }
 
@@ -198,7 +282,11 @@ fn commandstats(srv: &Server, out: &mut String) {
             return;
         }
         let usec = s.usec.load(Ordering::Relaxed);
-        let per = if calls > 0 { usec as f64 / calls as f64 } else { 0.0 };
+        let per = if calls > 0 {
+            usec as f64 / calls as f64
+        } else {
+            0.0
+        };
         let _ = write!(
             out,
             "cmdstat_{name}:calls={calls},usec={usec},usec_per_call={per:.2},rejected_calls={rejected},failed_calls={failed}\r\n"

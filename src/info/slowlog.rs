@@ -32,12 +32,21 @@ pub struct Slowlog {
 
 impl Slowlog {
     pub fn maybe_log(&self, srv: &Server, usec: u64, argv: &[Bytes], sess: &Session) {
-        let threshold = srv.config.hot.slowlog_log_slower_than.load(Ordering::Relaxed);
+        let threshold = srv
+            .config
+            .hot
+            .slowlog_log_slower_than
+            .load(Ordering::Relaxed);
         if threshold < 0 || usec < threshold as u64 {
             return;
         }
-        let max = srv.config.hot.slowlog_max_len.load(Ordering::Relaxed).max(0) as usize;
-        let mut args: Vec<Bytes> = argv.iter().take(MAX_ARGC).map(|a| trim(a)).collect();
+        let max = srv
+            .config
+            .hot
+            .slowlog_max_len
+            .load(Ordering::Relaxed)
+            .max(0) as usize;
+        let mut args: Vec<Bytes> = argv.iter().take(MAX_ARGC).map(trim).collect();
         if argv.len() > MAX_ARGC {
             let more = format!("... ({} more arguments)", argv.len() - MAX_ARGC + 1);
             args[MAX_ARGC - 1] = Bytes::from(more);

@@ -44,7 +44,10 @@ fn lfu_minutes() -> u32 {
 pub fn touch(meta: &mut u32) {
     if lfu_mode() {
         let counter = (*meta & 0xFF).min(255);
-        let counter = if counter < 255 && rand::random::<f64>() < 1.0 / ((counter.saturating_sub(LFU_INIT_VAL)) as f64 * 10.0 + 1.0) {
+        let counter = if counter < 255
+            && rand::random::<f64>()
+                < 1.0 / ((counter.saturating_sub(LFU_INIT_VAL)) as f64 * 10.0 + 1.0)
+        {
             counter + 1
         } else {
             counter
@@ -58,6 +61,10 @@ pub fn touch(meta: &mut u32) {
 /// Seconds since last access (OBJECT IDLETIME), LRU mode only.
 pub fn idle_secs(meta: u32) -> u64 {
     let now = lru_clock();
-    let idle = if now >= meta { now - meta } else { LRU_CLOCK_MAX - meta + now };
+    let idle = if now >= meta {
+        now - meta
+    } else {
+        LRU_CLOCK_MAX - meta + now
+    };
     u64::from(idle)
 }

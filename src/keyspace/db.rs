@@ -23,7 +23,12 @@ pub struct Db {
 impl Db {
     pub fn new(index: usize) -> Db {
         let shards = (0..SLOTS).map(|_| Mutex::new(None)).collect();
-        Db { index: AtomicUsize::new(index), shards, keys: AtomicI64::new(0), volatile: AtomicI64::new(0) }
+        Db {
+            index: AtomicUsize::new(index),
+            shards,
+            keys: AtomicI64::new(0),
+            volatile: AtomicI64::new(0),
+        }
     }
 
     /// The db number this object currently serves (changes on SWAPDB).

@@ -32,7 +32,13 @@ pub struct KeyGuards<'a> {
 impl<'a> KeyGuards<'a> {
     /// Lock the slots of `keys` (any order, duplicates allowed). `gate_held`:
     /// the caller already holds the gate exclusively (EXEC).
-    pub fn lock<K: AsRef<[u8]>>(ks: &'a Keyspace, db: &'a Db, now: u64, keys: &[K], gate_held: bool) -> Self {
+    pub fn lock<K: AsRef<[u8]>>(
+        ks: &'a Keyspace,
+        db: &'a Db,
+        now: u64,
+        keys: &[K],
+        gate_held: bool,
+    ) -> Self {
         let mut slots: SmallVec<[u16; 4]> = keys.iter().map(|k| key_slot(k.as_ref())).collect();
         slots.sort_unstable();
         slots.dedup();
@@ -40,10 +46,27 @@ impl<'a> KeyGuards<'a> {
     }
 
     /// Lock the given slots, which must be sorted and deduplicated.
-    pub fn lock_slots(ks: &'a Keyspace, db: &'a Db, now: u64, slots: &[u16], gate_held: bool) -> Self {
-        let gate = if gate_held { None } else { Some(ks.gate.read()) };
+    pub fn lock_slots(
+        ks: &'a Keyspace,
+        db: &'a Db,
+        now: u64,
+        slots: &[u16],
+        gate_held: bool,
+    ) -> Self {
+        let gate = if gate_held {
+            None
+        } else {
+            Some(ks.gate.read())
+        };
         let locked = slots.iter().map(|&s| (s, db.lock_slot(s))).collect();
-        KeyGuards { ks, db, now, effects: Vec::new(), locked, _gate: gate }
+        KeyGuards {
+            ks,
+            db,
+            now,
+            effects: Vec::new(),
+            locked,
+            _gate: gate,
+        }
     }
 
     pub fn now(&self) -> u64 {
@@ -75,7 +98,10 @@ impl<'a> KeyGuards<'a> {
     /// Remove `key` if it is logically expired. Returns true if it was.
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
         let now = self.now;
-        let expired = self.shard(key).and_then(|s| s.get(key)).is_some_and(|e| e.is_expired(now));
+        let expired = self
+            .shard(key)
+            .and_then(|s| s.get(key))
+            .is_some_and(|e| e.is_expired(now));
         if !expired {
             return false;
         }
@@ -92,9 +118,15 @@ impl<'a> KeyGuards<'a> {
             let (_, d) = shard.remove(key);
             self.db.account(d);
         }
-        self.ks.stats.expired_keys.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ks
+            .stats
+            .expired_keys
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.ks.watches.touch(self.db.index(), key, false);
-        self.effects.push(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+        self.effects.push(vec![
+            Bytes::from_static(b"DEL"),
+            Bytes::copy_from_slice(key),
+        ]);
     }
 
     /// Look up a live key and record the access (LRU/LFU).
@@ -145,7 +177,11 @@ impl<'a> KeyGuards<'a> {
 
     /// Overwrite the value; `keep_ttl` keeps an existing expiry (SET KEEPTTL).
     pub fn set_value(&mut self, key: &[u8], value: Value, keep_ttl: bool) {
-        let expire = if keep_ttl { self.peek(key).map_or(0, |e| e.expire_at) } else { 0 };
+        let expire = if keep_ttl {
+            self.peek(key).map_or(0, |e| e.expire_at)
+        } else {
+            0
+        };
         let mut e = Entry::new(value);
         e.expire_at = expire;
         self.insert(key, e);
@@ -169,7 +205,9 @@ impl<'a> KeyGuards<'a> {
         if self.expire_if_needed(key) {
             return false;
         }
-        let Some(shard) = self.shard(key) else { return false };
+        let Some(shard) = self.shard(key) else {
+            return false;
+        };
         if shard.get(key).is_none() {
             return false;
         }
@@ -188,7 +226,10 @@ impl<'a> KeyGuards<'a> {
     /// signal_modified_key: WATCH invalidation and the dirty counter.
     fn signal(&mut self, key: &[u8], exists_after: bool) {
         self.ks.watches.touch(self.db.index(), key, exists_after);
-        self.ks.stats.dirty.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.ks
+            .stats
+            .dirty
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Queue a command for the AOF and replicas (deterministic form).

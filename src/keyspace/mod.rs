@@ -42,7 +42,9 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(databases: usize, propagator: Arc<Propagator>, stats: Arc<Stats>) -> Keyspace {
-        let dbs = (0..databases).map(|i| ArcSwap::from_pointee(Db::new(i))).collect();
+        let dbs = (0..databases)
+            .map(|i| ArcSwap::from_pointee(Db::new(i)))
+            .collect();
         Keyspace {
             dbs,
             gate: RwLock::new(()),

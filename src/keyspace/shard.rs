@@ -44,7 +44,10 @@ impl SlotShard {
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
         let old = self.map.insert(key.into(), entry);
-        let mut d = Delta { keys: 1, volatile: i64::from(vol) };
+        let mut d = Delta {
+            keys: 1,
+            volatile: i64::from(vol),
+        };
         if let Some(o) = &old {
             d.keys = 0;
             d.volatile -= i64::from(o.has_expire());
@@ -56,7 +59,10 @@ impl SlotShard {
     pub fn remove(&mut self, key: &[u8]) -> (Option<Entry>, Delta) {
         match self.map.remove(key) {
             Some(e) => {
-                let d = Delta { keys: -1, volatile: -i64::from(e.has_expire()) };
+                let d = Delta {
+                    keys: -1,
+                    volatile: -i64::from(e.has_expire()),
+                };
                 self.apply(d);
                 (Some(e), d)
             }
@@ -71,7 +77,10 @@ impl SlotShard {
         };
         let before = i64::from(e.has_expire());
         e.expire_at = at;
-        let d = Delta { keys: 0, volatile: i64::from(at != 0) - before };
+        let d = Delta {
+            keys: 0,
+            volatile: i64::from(at != 0) - before,
+        };
         self.apply(d);
         d
     }

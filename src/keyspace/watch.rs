@@ -30,13 +30,24 @@ pub struct Watches {
 
 impl Watches {
     /// Register `client` as watching `key` in `db`.
-    pub fn watch(&self, db: usize, key: &[u8], client: u64, dirty: &Arc<AtomicBool>, expired: bool) {
+    pub fn watch(
+        &self,
+        db: usize,
+        key: &[u8],
+        client: u64,
+        dirty: &Arc<AtomicBool>,
+        expired: bool,
+    ) {
         let mut map = self.map.lock();
         let list = map.entry((db, key.into())).or_default();
         if list.iter().any(|w| w.client == client) {
             return;
         }
-        list.push(Watcher { client, dirty: dirty.clone(), expired });
+        list.push(Watcher {
+            client,
+            dirty: dirty.clone(),
+            expired,
+        });
         self.count.fetch_add(1, Ordering::Relaxed);
     }
 

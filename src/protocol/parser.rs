@@ -26,7 +26,10 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits { max_bulk_len: 512 * 1024 * 1024, authenticated: true }
+        ParseLimits {
+            max_bulk_len: 512 * 1024 * 1024,
+            authenticated: true,
+        }
     }
 }
 
@@ -193,7 +196,10 @@ impl RequestParser {
 }
 
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
-    buf.get(from..)?.iter().position(|&c| c == b'\r').map(|i| i + from)
+    buf.get(from..)?
+        .iter()
+        .position(|&c| c == b'\r')
+        .map(|i| i + from)
 }
 
 /// Parse an inline request (`SET a b\r\n`, telnet style).
@@ -258,10 +264,22 @@ mod tests {
 
     #[test]
     fn errors() {
-        assert_eq!(parse_all(b"*x\r\n"), Err(ProtocolError::InvalidMultibulkLen));
-        assert_eq!(parse_all(b"*1\r\nfoo\r\n"), Err(ProtocolError::ExpectedDollar('f')));
-        assert_eq!(parse_all(b"*1\r\n$-2\r\n"), Err(ProtocolError::InvalidBulkLen));
-        assert_eq!(parse_all(b"\"abc\r\n"), Err(ProtocolError::UnbalancedQuotes));
+        assert_eq!(
+            parse_all(b"*x\r\n"),
+            Err(ProtocolError::InvalidMultibulkLen)
+        );
+        assert_eq!(
+            parse_all(b"*1\r\nfoo\r\n"),
+            Err(ProtocolError::ExpectedDollar('f'))
+        );
+        assert_eq!(
+            parse_all(b"*1\r\n$-2\r\n"),
+            Err(ProtocolError::InvalidBulkLen)
+        );
+        assert_eq!(
+            parse_all(b"\"abc\r\n"),
+            Err(ProtocolError::UnbalancedQuotes)
+        );
         assert_eq!(parse_all(b"*-1\r\n").unwrap(), vec![Vec::<Bytes>::new()]);
     }
 

@@ -200,6 +200,9 @@ mod tests {
         assert_eq!(enc(&m, Resp3), b"%1\r\n$1\r\na\r\n:1\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Resp2), b"$3\r\n1.5\r\n");
         assert_eq!(enc(&Reply::Double(1.5), Resp3), b",1.5\r\n");
-        assert_eq!(enc(&Reply::Error(RedisError::Syntax), Resp2), b"-ERR syntax error\r\n");
+        assert_eq!(
+            enc(&Reply::Error(RedisError::Syntax), Resp2),
+            b"-ERR syntax error\r\n"
+        );
     }
 }

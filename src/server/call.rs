@@ -17,7 +17,13 @@ use crate::protocol::Reply;
 use crate::util::clock;
 
 /// Run `cmd` with `argv`. `in_exec`: called from EXEC (gate held).
-pub fn call(srv: &Arc<Server>, sess: &mut Session, cmd: &Command, argv: &[Bytes], in_exec: bool) -> Reply {
+pub fn call(
+    srv: &Arc<Server>,
+    sess: &mut Session,
+    cmd: &Command,
+    argv: &[Bytes],
+    in_exec: bool,
+) -> Reply {
     let Some(handler) = cmd.handler else {
         return Reply::Error(crate::error::RedisError::err("command has no handler"));
     };
@@ -25,14 +31,22 @@ pub fn call(srv: &Arc<Server>, sess: &mut Session, cmd: &Command, argv: &[Bytes]
     let now_ms = clock::now_ms();
     let db_before = sess.db;
     let result = {
-        let mut ctx = Ctx { srv, sess: &mut *sess, now_ms, meta: cmd.meta, in_exec };
+        let mut ctx = Ctx {
+            srv,
+            sess: &mut *sess,
+            now_ms,
+            meta: cmd.meta,
+            in_exec,
+        };
         handler(&mut ctx, argv)
     };
     let usec = start.elapsed().as_micros() as u64;
     let stats = &cmd.stats;
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats.usec.fetch_add(usec, Ordering::Relaxed);
-    srv.stats.total_commands_processed.fetch_add(1, Ordering::Relaxed);
+    srv.stats
+        .total_commands_processed
+        .fetch_add(1, Ordering::Relaxed);
     *sess.info.last_cmd.lock() = cmd.meta.name.to_string();
     let reply = match result {
         Ok(r) => r,
@@ -43,7 +57,8 @@ pub fn call(srv: &Arc<Server>, sess: &mut Session, cmd: &Command, argv: &[Bytes]
         }
     };
     srv.slowlog.maybe_log(srv, usec, argv, sess);
-    if !srv.monitors.is_empty() && !cmd.meta.has_flag("skip_monitor") && !cmd.meta.has_flag("admin") {
+    if !srv.monitors.is_empty() && !cmd.meta.has_flag("skip_monitor") && !cmd.meta.has_flag("admin")
+    {
         let line = Monitors::format(clock::now_us(), db_before, &sess.info.addr, argv);
         srv.monitors.feed(line);
     }

@@ -77,7 +77,11 @@ impl ClientInfo {
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
         }
-        if self.sub.load(Ordering::Relaxed) + self.psub.load(Ordering::Relaxed) + self.ssub.load(Ordering::Relaxed) > 0 {
+        if self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
+        {
             f.push('P');
         }
         if self.no_evict.load(Ordering::Relaxed) {
@@ -93,7 +97,9 @@ impl ClientInfo {
     pub fn line(&self, now_ms: u64, current_cmd: Option<&str>) -> String {
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
-        let cmd = current_cmd.map(str::to_string).unwrap_or_else(|| self.last_cmd.lock().clone());
+        let cmd = current_cmd
+            .map(str::to_string)
+            .unwrap_or_else(|| self.last_cmd.lock().clone());
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",

@@ -27,7 +27,11 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
     let auth_needed = srv.config.hot.requirepass_set.load(Ordering::Relaxed);
     let mut sess = Session::new(info.clone(), !auth_needed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
-    let mut conn = Conn { buf: BytesMut::with_capacity(16 * 1024), out: BytesMut::with_capacity(16 * 1024), parser: RequestParser::new() };
+    let mut conn = Conn {
+        buf: BytesMut::with_capacity(16 * 1024),
+        out: BytesMut::with_capacity(16 * 1024),
+        parser: RequestParser::new(),
+    };
     loop {
         tokio::select! {
             biased;
@@ -69,7 +73,12 @@ struct Conn {
 impl Conn {
     /// Execute every complete request in the buffer. Returns false when the
     /// connection must close after the pending output is written.
-    async fn process(&mut self, srv: &Arc<Server>, sess: &mut Session, push: &mpsc::UnboundedSender<Bytes>) -> bool {
+    async fn process(
+        &mut self,
+        srv: &Arc<Server>,
+        sess: &mut Session,
+        push: &mpsc::UnboundedSender<Bytes>,
+    ) -> bool {
         loop {
             let limits = ParseLimits {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -95,16 +104,28 @@ impl Conn {
                 Err(e) => {
                     let msg = format!("-ERR Protocol error: {e}\r\n");
                     self.out.extend_from_slice(msg.as_bytes());
-                    srv.stats.total_error_replies.fetch_add(1, Ordering::Relaxed);
+                    srv.stats
+                        .total_error_replies
+                        .fetch_add(1, Ordering::Relaxed);
                     return false;
                 }
             }
         }
         sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
-        let limit = srv.config.hot.client_query_buffer_limit.load(Ordering::Relaxed).max(0) as usize;
+        let limit = srv
+            .config
+            .hot
+            .client_query_buffer_limit
+            .load(Ordering::Relaxed)
+            .max(0) as usize;
         if self.buf.len() > limit {
-            tracing::warn!("Closing client that reached max query buffer length: {}", sess.info.addr);
-            srv.stats.client_query_buffer_limit_disconnections.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                "Closing client that reached max query buffer length: {}",
+                sess.info.addr
+            );
+            srv.stats
+                .client_query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
             return false;
         }
         true
@@ -156,7 +177,9 @@ async fn flush(srv: &Server, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &mut
     }
     let n = out.len();
     let ok = wr.write_all(out).await.is_ok();
-    srv.stats.total_net_output_bytes.fetch_add(n as u64, Ordering::Relaxed);
+    srv.stats
+        .total_net_output_bytes
+        .fetch_add(n as u64, Ordering::Relaxed);
     out.clear();
     if out.capacity() > 1024 * 1024 {
         *out = BytesMut::with_capacity(16 * 1024);

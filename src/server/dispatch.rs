@@ -17,7 +17,10 @@ use crate::protocol::Reply;
 
 /// Commands that run immediately even inside MULTI.
 fn bypasses_queue(cmd: &Command) -> bool {
-    matches!(cmd.meta.name, "exec" | "discard" | "multi" | "watch" | "quit" | "reset")
+    matches!(
+        cmd.meta.name,
+        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
+    )
 }
 
 /// Resolve argv to the command (or subcommand) that will run.
@@ -89,8 +92,17 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let meta = cmd.meta;
     if meta.has_flag("protected") && !protected_allowed(srv, meta.name, sess) {
-        let what = meta.name.split('|').next().unwrap_or(meta.name).to_ascii_uppercase();
-        let opt = if what == "DEBUG" { "enable-debug-command" } else { "enable-module-command" };
+        let what = meta
+            .name
+            .split('|')
+            .next()
+            .unwrap_or(meta.name)
+            .to_ascii_uppercase();
+        let opt = if what == "DEBUG" {
+            "enable-debug-command"
+        } else {
+            "enable-module-command"
+        };
         return Err(RedisError::err(format!(
             "{what} command not allowed. If the {opt} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
         )));
@@ -105,7 +117,11 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
 }
 
 fn protected_allowed(srv: &Server, name: &str, sess: &Session) -> bool {
-    let opt = if name.starts_with("debug") { "enable-debug-command" } else { "enable-module-command" };
+    let opt = if name.starts_with("debug") {
+        "enable-debug-command"
+    } else {
+        "enable-module-command"
+    };
     match srv.config.get(opt).as_str() {
         "yes" => true,
         "local" => sess.info.addr.starts_with("127.") || sess.info.addr.starts_with("[::1]"),

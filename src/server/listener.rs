@@ -44,11 +44,19 @@ async fn bind_all(srv: &Server) -> Result<Vec<TcpListener>, String> {
             "::*" => "::".to_string(),
             a => a.to_string(),
         };
-        let sock = if host.contains(':') { format!("[{host}]:{port}") } else { format!("{host}:{port}") };
+        let sock = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
         match TcpListener::bind(&sock).await {
             Ok(l) => out.push(l),
             Err(e) if optional => tracing::debug!("Skipping optional bind {sock}: {e}"),
-            Err(e) => return Err(format!("Warning: Could not create server TCP listening socket {sock}: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "Warning: Could not create server TCP listening socket {sock}: {e}"
+                ))
+            }
         }
     }
     if out.is_empty() {
@@ -58,7 +66,10 @@ async fn bind_all(srv: &Server) -> Result<Vec<TcpListener>, String> {
 }
 
 async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
-    let laddr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let laddr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     loop {
         let accepted = tokio::select! {
             _ = srv.shutdown.cancelled() => return,
@@ -73,10 +84,14 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
                 continue;
             }
         };
-        srv.stats.total_connections_received.fetch_add(1, Ordering::Relaxed);
+        srv.stats
+            .total_connections_received
+            .fetch_add(1, Ordering::Relaxed);
         let maxclients = srv.config.get_i64("maxclients").max(1) as usize;
         if srv.clients.connected.load(Ordering::Relaxed) >= maxclients {
-            srv.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+            srv.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
             tokio::spawn(async move {
                 use tokio::io::AsyncWriteExt;
                 let mut s = stream;
@@ -85,8 +100,17 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
             continue;
         }
         let fd = raw_fd(&stream);
-        let local = stream.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| laddr.clone());
-        let info = Arc::new(ClientInfo::new(srv.clients.next_id(), peer.to_string(), local, fd, clock::now_ms()));
+        let local = stream
+            .local_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| laddr.clone());
+        let info = Arc::new(ClientInfo::new(
+            srv.clients.next_id(),
+            peer.to_string(),
+            local,
+            fd,
+            clock::now_ms(),
+        ));
         srv.clients.register(info.clone());
         tokio::spawn(conn::serve_client(srv.clone(), stream, info));
     }

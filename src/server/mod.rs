@@ -117,7 +117,10 @@ impl Server {
 
 /// Run the server until shutdown. Returns the process exit code.
 pub fn run(config: Config) -> i32 {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Failed to start the runtime: {e}");

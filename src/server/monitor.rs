@@ -40,7 +40,13 @@ impl Monitors {
 
     /// Format a command like Redis: `+<sec>.<usec> [<db> <addr>] "arg" ...`.
     pub fn format(now_us: u64, db: usize, addr: &str, argv: &[Bytes]) -> Bytes {
-        let mut s = format!("+{}.{:06} [{} {}]", now_us / 1_000_000, now_us % 1_000_000, db, addr);
+        let mut s = format!(
+            "+{}.{:06} [{} {}]",
+            now_us / 1_000_000,
+            now_us % 1_000_000,
+            db,
+            addr
+        );
         for a in argv {
             s.push(' ');
             s.push_str(&repr(a));

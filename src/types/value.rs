@@ -37,7 +37,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(value: Value) -> Entry {
-        Entry { value, expire_at: 0, lru: 0 }
+        Entry {
+            value,
+            expire_at: 0,
+            lru: 0,
+        }
     }
 
     pub fn has_expire(&self) -> bool {

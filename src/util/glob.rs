@@ -102,7 +102,11 @@ fn match_class(mut p: &[u8], c: u8, nocase: bool) -> (bool, &[u8]) {
                 std::mem::swap(&mut lo, &mut hi);
             }
             let (cc, lo, hi) = if nocase {
-                (c.to_ascii_lowercase(), lo.to_ascii_lowercase(), hi.to_ascii_lowercase())
+                (
+                    c.to_ascii_lowercase(),
+                    lo.to_ascii_lowercase(),
+                    hi.to_ascii_lowercase(),
+                )
             } else {
                 (c, lo, hi)
             };

@@ -16,7 +16,11 @@ pub fn fmt_g(d: f64, prec: usize) -> String {
         return if d > 0.0 { "inf".into() } else { "-inf".into() };
     }
     if d == 0.0 {
-        return if d.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if d.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     let prec = prec.max(1);
     // Scientific form with prec significant digits gives the exponent after rounding.

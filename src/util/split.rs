@@ -22,8 +22,11 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
                     return None;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < line.len() && line[i + 1] == b'x'
-                    && is_hex(line[i + 2]) && is_hex(line[i + 3])
+                if c == b'\\'
+                    && i + 3 < line.len()
+                    && line[i + 1] == b'x'
+                    && is_hex(line[i + 2])
+                    && is_hex(line[i + 3])
                 {
                     cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
                     i += 3;
@@ -107,7 +110,10 @@ mod tests {
     #[test]
     fn splits() {
         assert_eq!(split_args(b"set a b").unwrap(), s(&["set", "a", "b"]));
-        assert_eq!(split_args(b"  set \"a b\" 'c d'  ").unwrap(), s(&["set", "a b", "c d"]));
+        assert_eq!(
+            split_args(b"  set \"a b\" 'c d'  ").unwrap(),
+            s(&["set", "a b", "c d"])
+        );
         assert_eq!(split_args(b"\"\\x41\\n\"").unwrap(), vec![b"A\n".to_vec()]);
         assert_eq!(split_args(b"\"abc"), None);
         assert_eq!(split_args(b"\"a\"b"), None);

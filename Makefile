@@ -1,0 +1,52 @@
+# Shoal — common tasks. `make test` is what CI runs.
+CARGO ?= cargo
+PORT ?= 6379
+
+.PHONY: all build release run cluster cluster-stop test test-unit deps fmt lint bench suite clean
+
+all: build
+
+build:
+	$(CARGO) build
+
+release:
+	$(CARGO) build --release
+
+run: release
+	./target/release/shoal-server --port $(PORT)
+
+# Local cluster (single node until cluster mode lands): ports 30001.. by default.
+cluster: release
+	./scripts/create-cluster start
+
+cluster-stop:
+	./scripts/create-cluster stop
+
+# Install the reference redis-server/redis-cli when missing (differential tests need it).
+deps:
+	@command -v redis-server >/dev/null 2>&1 && command -v redis-cli >/dev/null 2>&1 || \
+	  { (apt-get update -qq && apt-get install -y -qq redis-server redis-tools) >/dev/null 2>&1 || \
+	    echo "warning: could not install redis-server/redis-tools"; }
+
+# Everything: formatting, lints, unit + black-box + differential tests.
+test: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) test --all-targets 2>&1 | tee target/test-output.txt
+	@./scripts/test-summary.sh target/test-output.txt
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --all-targets -- -D warnings
+
+bench: release deps
+	./scripts/bench.sh
+
+# Run Redis's own Tcl suite against shoal-server (needs REDIS_MIRROR, see README).
+suite: release
+	../shared/scripts/redis-suite.sh target/release/shoal-server /tmp/shoal-suite
+
+clean:
+	$(CARGO) clean

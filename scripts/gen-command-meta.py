@@ -131,6 +131,7 @@ def main():
     print()
     print("use crate::command::spec::{Begin, CommandMeta, Doc::*, Find, KeySpec};")
     print()
+    print("#[rustfmt::skip]")
     print("pub static COMMAND_META: &[CommandMeta] = &[")
     for info in sorted(infos, key=lambda x: x[0]):
         print(meta(info, docs, 4) + ",")

@@ -78,6 +78,7 @@ def main():
     print()
     print("use super::spec::{Directive, Kind};")
     print()
+    print("#[rustfmt::skip]")
     print("pub static DIRECTIVES: &[Directive] = &[")
     for name in sorted(cfg):
         if name in ALIASES:

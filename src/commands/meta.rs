@@ -6,6 +6,7 @@
 
 use crate::command::spec::{Begin, CommandMeta, Doc::*, Find, KeySpec};
 
+#[rustfmt::skip]
 pub static COMMAND_META: &[CommandMeta] = &[
     CommandMeta {
         name: "acl",

@@ -34,12 +34,56 @@ impl CmdStats {
     }
 }
 
+/// Flags checked on the hot path, precomputed from the row's flag names
+/// so dispatch tests bits instead of comparing strings.
+pub mod flag {
+    pub const WRITE: u32 = 1;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const NO_AUTH: u32 = 1 << 4;
+    pub const NO_MULTI: u32 = 1 << 5;
+    pub const SKIP_MONITOR: u32 = 1 << 6;
+    pub const PROTECTED: u32 = 1 << 7;
+    pub const MAY_REPLICATE: u32 = 1 << 8;
+    pub const PUBSUB: u32 = 1 << 9;
+    pub const LOADING: u32 = 1 << 10;
+    pub const STALE: u32 = 1 << 11;
+    pub const BLOCKING: u32 = 1 << 12;
+    pub const FAST: u32 = 1 << 13;
+
+    /// Bits for Redis's flag names.
+    pub fn from_names(names: &[&str]) -> u32 {
+        names.iter().fold(0, |acc, n| {
+            acc | match *n {
+                "write" => WRITE,
+                "readonly" => READONLY,
+                "denyoom" => DENYOOM,
+                "admin" => ADMIN,
+                "no_auth" => NO_AUTH,
+                "no_multi" => NO_MULTI,
+                "skip_monitor" => SKIP_MONITOR,
+                "protected" => PROTECTED,
+                "may_replicate" => MAY_REPLICATE,
+                "pubsub" => PUBSUB,
+                "loading" => LOADING,
+                "stale" => STALE,
+                "blocking" => BLOCKING,
+                "fast" => FAST,
+                _ => 0,
+            }
+        })
+    }
+}
+
 /// One executable command (or container of subcommands).
 pub struct Command {
     pub meta: &'static CommandMeta,
     pub handler: Option<Handler>,
     pub subs: HashMap<String, Command>,
     pub stats: CmdStats,
+    /// `flag::*` bits of the row.
+    pub flags: u32,
 }
 
 impl Command {
@@ -51,6 +95,11 @@ impl Command {
 
     pub fn is_container(&self) -> bool {
         !self.subs.is_empty()
+    }
+
+    /// Does the command carry any of the `flag::*` bits in `f`?
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
     }
 }
 
@@ -70,13 +119,13 @@ fn handlers() -> Vec<(&'static str, Handler)> {
 
 /// The table.
 pub struct CommandTable {
-    map: HashMap<String, Command>,
+    map: HashMap<String, Command, ahash::RandomState>,
 }
 
 impl CommandTable {
     pub fn build() -> CommandTable {
         let handlers: HashMap<&str, Handler> = handlers().into_iter().collect();
-        let mut map = HashMap::new();
+        let mut map = HashMap::default();
         for meta in COMMAND_META {
             if let Some(cmd) = build_one(meta, &handlers) {
                 map.insert(meta.name.to_string(), cmd);
@@ -132,6 +181,7 @@ fn build_one(meta: &'static CommandMeta, handlers: &HashMap<&str, Handler>) -> O
         handler,
         subs,
         stats: CmdStats::default(),
+        flags: flag::from_names(meta.flags),
     })
 }
 

@@ -176,3 +176,51 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
         _ => Ok(v),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// redis.conf.example documents every directive and loads cleanly.
+    #[test]
+    fn example_covers_every_directive() {
+        let text = include_str!("../../redis.conf.example");
+        for d in DIRECTIVES {
+            let needle = format!("\n{} ", d.name);
+            assert!(
+                text.contains(&needle),
+                "redis.conf.example lacks '{}'",
+                d.name
+            );
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("redis.conf");
+        // Paths in the example must not change the test's process state.
+        let body: String = text
+            .lines()
+            .filter(|l| {
+                !l.starts_with("dir ") && !l.starts_with("logfile ") && !l.starts_with("pidfile ")
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&path, body).expect("write");
+        let args = vec![path.display().to_string()];
+        let (cfg, _) = load_startup_config(&args).expect("example loads");
+        assert_eq!(cfg.get("port"), "6379");
+    }
+
+    #[test]
+    fn config_get_globs_and_aliases() {
+        let c = Config::defaults();
+        let got = c.get_matching(&[b"maxmemory-p*".to_vec()]);
+        assert_eq!(
+            got,
+            vec![("maxmemory-policy".to_string(), "noeviction".to_string())]
+        );
+        let got = c.get_matching(&[b"slaveof".to_vec()]);
+        assert_eq!(got.len(), 1);
+        assert!(c.set("maxmemory", &["2mb".into()], false).is_ok());
+        assert_eq!(c.get("maxmemory"), "2097152");
+        assert!(c.set("databases", &["4".into()], false).is_err());
+    }
+}

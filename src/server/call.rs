@@ -12,7 +12,7 @@ use super::monitor::Monitors;
 use super::session::Session;
 use super::Server;
 use crate::commands::ctx::Ctx;
-use crate::commands::table::Command;
+use crate::commands::table::{flag, Command};
 use crate::protocol::Reply;
 use crate::util::clock;
 
@@ -47,7 +47,7 @@ pub fn call(
     srv.stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
-    *sess.info.last_cmd.lock() = cmd.meta.name.to_string();
+    *sess.info.last_cmd.lock() = cmd.meta.name;
     let reply = match result {
         Ok(r) => r,
         Err(e) => {
@@ -57,8 +57,7 @@ pub fn call(
         }
     };
     srv.slowlog.maybe_log(srv, usec, argv, sess);
-    if !srv.monitors.is_empty() && !cmd.meta.has_flag("skip_monitor") && !cmd.meta.has_flag("admin")
-    {
+    if !srv.monitors.is_empty() && !cmd.has(flag::SKIP_MONITOR | flag::ADMIN) {
         let line = Monitors::format(clock::now_us(), db_before, &sess.info.addr, argv);
         srv.monitors.feed(line);
     }

@@ -19,7 +19,7 @@ pub struct ClientInfo {
     pub name: Mutex<String>,
     pub lib_name: Mutex<String>,
     pub lib_ver: Mutex<String>,
-    pub last_cmd: Mutex<String>,
+    pub last_cmd: Mutex<&'static str>,
     pub last_interaction_ms: AtomicU64,
     pub db: AtomicUsize,
     pub resp: AtomicUsize,
@@ -48,7 +48,7 @@ impl ClientInfo {
             name: Mutex::new(String::new()),
             lib_name: Mutex::new(String::new()),
             lib_ver: Mutex::new(String::new()),
-            last_cmd: Mutex::new("NULL".into()),
+            last_cmd: Mutex::new("NULL"),
             last_interaction_ms: AtomicU64::new(now_ms),
             db: AtomicUsize::new(0),
             resp: AtomicUsize::new(2),
@@ -97,9 +97,7 @@ impl ClientInfo {
     pub fn line(&self, now_ms: u64, current_cmd: Option<&str>) -> String {
         let age = now_ms.saturating_sub(self.created_ms) / 1000;
         let idle = now_ms.saturating_sub(self.last_interaction_ms.load(Ordering::Relaxed)) / 1000;
-        let cmd = current_cmd
-            .map(str::to_string)
-            .unwrap_or_else(|| self.last_cmd.lock().clone());
+        let cmd = current_cmd.unwrap_or(*self.last_cmd.lock());
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
             "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",

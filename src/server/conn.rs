@@ -165,7 +165,9 @@ fn applies(srv: &Server, kind: PauseKind, argv: &[Bytes]) -> bool {
     match kind {
         PauseKind::All => true,
         PauseKind::Write => match dispatch::resolve(srv, argv) {
-            Ok(cmd) => cmd.meta.has_flag("write") || cmd.meta.has_flag("may_replicate"),
+            Ok(cmd) => cmd.has(
+                crate::commands::table::flag::WRITE | crate::commands::table::flag::MAY_REPLICATE,
+            ),
             Err(_) => false,
         },
     }

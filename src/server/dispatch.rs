@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::call::call;
 use super::session::{Queued, Session};
 use super::Server;
-use crate::commands::table::Command;
+use crate::commands::table::{flag, Command};
 use crate::error::RedisError;
 use crate::protocol::Reply;
 
@@ -91,7 +91,7 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let meta = cmd.meta;
-    if meta.has_flag("protected") && !protected_allowed(srv, meta.name, sess) {
+    if cmd.has(flag::PROTECTED) && !protected_allowed(srv, meta.name, sess) {
         let what = meta
             .name
             .split('|')
@@ -107,10 +107,10 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
             "{what} command not allowed. If the {opt} option is set to \"local\", you can run it from a local connection, otherwise you need to set this option in the configuration file, and then restart the server."
         )));
     }
-    if !sess.authenticated && !meta.has_flag("no_auth") {
+    if !sess.authenticated && !cmd.has(flag::NO_AUTH) {
         return Err(RedisError::NoAuth);
     }
-    if sess.in_multi() && meta.has_flag("no_multi") && !bypasses_queue(cmd) {
+    if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }
     Ok(())

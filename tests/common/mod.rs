@@ -57,17 +57,14 @@ impl Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let port_s = port.to_string();
-        let mut args: Vec<&str> = vec![
-            "--port",
-            &port_s,
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-        ];
+        // A leading non-flag argument is a config file and must come first.
+        let (conf, extra) = match extra.first() {
+            Some(f) if !f.starts_with("--") => (Some(*f), &extra[1..]),
+            _ => (None, extra),
+        };
+        let mut args: Vec<&str> = conf.into_iter().collect();
+        args.extend_from_slice(&["--port", &port_s, "--bind", "127.0.0.1", "--save", ""]);
+        args.extend_from_slice(&["--appendonly", "no", "--dir"]);
         let dir_s = dir.path().display().to_string();
         args.push(&dir_s);
         args.extend_from_slice(extra);

@@ -15,6 +15,7 @@ pub mod expire;
 pub mod info;
 pub mod keyspace;
 pub mod logging;
+pub mod persistence;
 pub mod protocol;
 pub mod server;
 pub mod types;

@@ -7,6 +7,7 @@ pub mod ctx;
 pub mod generic;
 pub mod introspect;
 pub mod meta;
+pub mod persist;
 pub mod string;
 pub mod table;
 pub mod tx;

@@ -113,6 +113,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::tx::COMMANDS,
         super::introspect::COMMANDS,
         super::admin::COMMANDS,
+        super::persist::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

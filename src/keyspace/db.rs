@@ -86,6 +86,25 @@ impl Db {
         }
     }
 
+    /// For a forked child only (BGSAVE): visit every shard. Locks held at
+    /// fork time by threads that do not exist in the child are released.
+    #[allow(unsafe_code)]
+    pub fn for_each_shard_unlocked_in_child(&self, mut f: impl FnMut(&SlotShard)) {
+        for cell in self.shards.iter() {
+            if cell.is_locked() {
+                // SAFETY: we are the only thread of a forked child, so the
+                // owner of this lock does not exist here, and it was not
+                // mutating (mutators hold the gate, which the forking
+                // thread held exclusively at fork time).
+                unsafe { cell.force_unlock() };
+            }
+            let g = cell.lock();
+            if let Some(s) = g.as_deref() {
+                f(s);
+            }
+        }
+    }
+
     /// Visit shards starting at `slot` until `f` returns false.
     pub fn visit_from(&self, start: u16, mut f: impl FnMut(u16, &mut SlotShard) -> bool) {
         for slot in start..SLOTS as u16 {

@@ -32,6 +32,7 @@ pub fn spawn(srv: Arc<Server>) {
                 .await
                 .unwrap_or_default();
             }
+            crate::persistence::save::cron(&srv);
             client_timeouts(&srv);
             unpause_if_due(&srv);
             let ops = srv.stats.total_commands_processed.load(Ordering::Relaxed);

@@ -66,6 +66,7 @@ pub struct Server {
     pub tcp_port: AtomicU64,
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
+    pub persist: crate::persistence::SaveState,
 }
 
 impl Server {
@@ -101,6 +102,7 @@ impl Server {
             tcp_port: AtomicU64::new(port),
             loading: AtomicBool::new(false),
             errors: Default::default(),
+            persist: crate::persistence::SaveState::new(),
         })
     }
 
@@ -129,6 +131,10 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
+        if let Err(e) = crate::persistence::load_at_startup(&srv) {
+            tracing::warn!("{e}");
+            return 1;
+        }
         listener::serve(srv).await
     })
 }

@@ -27,6 +27,14 @@ pub fn install_signal_handlers(srv: Arc<Server>) {
 /// Finish shutting down; returns the process exit code.
 pub async fn finish(srv: &Server) -> i32 {
     tracing::warn!("User requested shutdown...");
+    let mode = (*srv.shutdown_mode.lock()).unwrap_or(ShutdownMode::Default);
+    let has_points = !srv.config.get("save").trim().is_empty();
+    if mode == ShutdownMode::Save || (mode == ShutdownMode::Default && has_points) {
+        tracing::info!("Saving the final RDB snapshot before exiting.");
+        if crate::persistence::save(srv, false).is_err() {
+            tracing::warn!("Error trying to save the DB, can't exit.");
+        }
+    }
     // Give connection tasks a moment to flush their last replies.
     tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     let pidfile = srv.config.get("pidfile");

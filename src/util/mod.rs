@@ -1,6 +1,7 @@
 //! Leaf helpers shared by every layer: no locks, no I/O.
 
 pub mod clock;
+pub mod fork;
 pub mod glob;
 pub mod numfmt;
 pub mod numparse;

@@ -1,0 +1,37 @@
+//! Persistence commands: SAVE, BGSAVE.
+
+use bytes::Bytes;
+
+use super::ctx::Ctx;
+use super::table::Handler;
+use crate::command::args;
+use crate::error::{CmdResult, RedisError};
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[(&str, Handler)] = &[("save", save), ("bgsave", bgsave)];
+
+fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    if ctx.srv.persist.in_progress() {
+        return Err(RedisError::err("Background save already in progress"));
+    }
+    crate::persistence::save(ctx.srv, ctx.in_exec).map_err(|_| RedisError::raw("ERR"))?;
+    Ok(Reply::OK)
+}
+
+fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    match argv.get(1) {
+        None => {}
+        // Redis would schedule it after the running one; the save points
+        // cron picks it up once the child ends.
+        Some(a) if argv.len() == 2 && args::is(a, "SCHEDULE") && ctx.srv.persist.in_progress() => {
+            return Ok(Reply::Status("Background saving scheduled"));
+        }
+        Some(a) if argv.len() == 2 && args::is(a, "SCHEDULE") => {}
+        Some(_) => return Err(RedisError::Syntax),
+    }
+    if ctx.srv.persist.in_progress() {
+        return Err(RedisError::err("Background save already in progress"));
+    }
+    crate::persistence::bgsave(ctx.srv, ctx.in_exec).map_err(RedisError::err)?;
+    Ok(Reply::Status("Background saving started"))
+}

@@ -1,0 +1,284 @@
+//! SAVE, BGSAVE, save points and loading the RDB file at start-up.
+//!
+//! BGSAVE is copy-on-write through `fork()`, as in Redis: the parent takes
+//! the keyspace gate exclusively (so no command is half-way through a
+//! mutation), forks, and releases the gate at once; the child owns a frozen
+//! copy of memory, writes it slot by slot and exits. Clients are blocked
+//! only for the duration of the fork itself.
+//!
+//! Invariant this relies on: every mutation of a slot shard happens while
+//! the mutator holds the gate (shared) — `KeyGuards`, active expiry and
+//! the whole-keyspace commands all do. Readers that lock shards without the
+//! gate (KEYS, SCAN) never mutate, so the child may read shards without
+//! taking their locks: it is the only thread left in its process.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::keyspace::{Db, KeyGuards, Keyspace};
+use crate::persistence::rdb::decode;
+use crate::persistence::rdb::encode::RdbWriter;
+use crate::server::Server;
+use crate::types::Entry;
+use crate::util::clock;
+
+/// Background save bookkeeping (INFO persistence).
+#[derive(Debug, Default)]
+pub struct SaveState {
+    pub child_pid: AtomicI64,
+    pub last_bgsave_ok: AtomicBool,
+    pub last_bgsave_secs: AtomicI64,
+    pub bgsave_started_ms: AtomicU64,
+    pub last_bgsave_try_ms: AtomicU64,
+    pub dirty_at_start: AtomicU64,
+    pub rdb_saves: AtomicU64,
+}
+
+impl SaveState {
+    pub fn new() -> SaveState {
+        SaveState {
+            child_pid: AtomicI64::new(-1),
+            last_bgsave_ok: AtomicBool::new(true),
+            last_bgsave_secs: AtomicI64::new(-1),
+            ..Default::default()
+        }
+    }
+
+    pub fn in_progress(&self) -> bool {
+        self.child_pid.load(Ordering::Relaxed) > 0
+    }
+}
+
+/// Path of the RDB file (`dir` is the process working directory).
+pub fn rdb_path(srv: &Server) -> PathBuf {
+    PathBuf::from(srv.config.get("dbfilename"))
+}
+
+/// Write every database to `path` via a temp file + fsync + rename.
+fn write_snapshot(
+    dbs: &[Arc<Db>],
+    path: &std::path::Path,
+    compress: bool,
+    checksum: bool,
+    locked: bool,
+) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let file = std::fs::File::create(&tmp)?;
+    let mut w = RdbWriter::new(
+        std::io::BufWriter::with_capacity(1 << 16, file),
+        compress,
+        checksum,
+    );
+    w.header()?;
+    w.aux("redis-ver", crate::REDIS_VERSION)?;
+    w.aux("redis-bits", "64")?;
+    w.aux("ctime", &(clock::now_ms() / 1000).to_string())?;
+    w.aux("used-mem", "0")?;
+    w.aux("aof-base", "0")?;
+    for db in dbs {
+        if db.is_empty() {
+            continue;
+        }
+        w.select_db(db.index(), db.len(), db.volatile_len())?;
+        let mut res = Ok(());
+        let mut visit = |shard: &crate::keyspace::SlotShard| {
+            for (k, e) in shard.iter() {
+                if res.is_ok() {
+                    res = w.key(k, &e.value, e.expire_at);
+                }
+            }
+        };
+        if locked {
+            db.for_each_shard(|_, s| visit(s));
+        } else {
+            db.for_each_shard_unlocked_in_child(|s| visit(s));
+        }
+        res?;
+    }
+    let mut out = w.finish()?;
+    std::io::Write::flush(&mut out)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
+    (0..ks.db_count()).map(|i| ks.db(i)).collect()
+}
+
+/// SAVE: synchronous snapshot. `gate_held`: caller already holds the gate.
+pub fn save(srv: &Server, gate_held: bool) -> Result<(), String> {
+    let _gate = if gate_held {
+        None
+    } else {
+        Some(srv.ks.gate.write())
+    };
+    let start = Instant::now();
+    let dirty = srv.stats.dirty.load(Ordering::Relaxed);
+    let compress = srv.config.get_bool("rdbcompression");
+    let checksum = srv.config.get_bool("rdbchecksum");
+    match write_snapshot(&all_dbs(&srv.ks), &rdb_path(srv), compress, checksum, true) {
+        Ok(()) => {
+            srv.stats.dirty.fetch_sub(
+                dirty.min(srv.stats.dirty.load(Ordering::Relaxed)),
+                Ordering::Relaxed,
+            );
+            srv.lastsave
+                .store(clock::now_ms() / 1000, Ordering::Relaxed);
+            srv.persist.rdb_saves.fetch_add(1, Ordering::Relaxed);
+            tracing::info!("DB saved on disk ({} ms)", start.elapsed().as_millis());
+            Ok(())
+        }
+        Err(e) => {
+            tracing::warn!("Failed saving the DB: {e}");
+            Err(e.to_string())
+        }
+    }
+}
+
+/// BGSAVE: fork and write the snapshot in the child.
+pub fn bgsave(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
+    if srv.persist.in_progress() {
+        return Err("Background save already in progress".into());
+    }
+    let dbs = all_dbs(&srv.ks);
+    let path = rdb_path(srv);
+    let compress = srv.config.get_bool("rdbcompression");
+    let checksum = srv.config.get_bool("rdbchecksum");
+    srv.persist
+        .dirty_at_start
+        .store(srv.stats.dirty.load(Ordering::Relaxed), Ordering::Relaxed);
+    srv.persist
+        .last_bgsave_try_ms
+        .store(clock::now_ms(), Ordering::Relaxed);
+    let pid = {
+        let _gate = if gate_held {
+            None
+        } else {
+            Some(srv.ks.gate.write())
+        };
+        crate::util::fork::fork_child(move || {
+            match write_snapshot(&dbs, &path, compress, checksum, false) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            }
+        })
+        .map_err(|e| format!("Can't save in background: fork: {e}"))?
+    };
+    srv.persist
+        .child_pid
+        .store(i64::from(pid), Ordering::Relaxed);
+    srv.persist
+        .bgsave_started_ms
+        .store(clock::now_ms(), Ordering::Relaxed);
+    tracing::info!("Background saving started by pid {pid}");
+    let srv2 = srv.clone();
+    std::thread::spawn(move || {
+        let ok = crate::util::fork::wait_child(pid);
+        finish_bgsave(&srv2, ok);
+    });
+    Ok(())
+}
+
+fn finish_bgsave(srv: &Server, ok: bool) {
+    let p = &srv.persist;
+    let started = p.bgsave_started_ms.load(Ordering::Relaxed);
+    p.last_bgsave_secs.store(
+        (clock::now_ms().saturating_sub(started) / 1000) as i64,
+        Ordering::Relaxed,
+    );
+    p.last_bgsave_ok.store(ok, Ordering::Relaxed);
+    if ok {
+        let before = p.dirty_at_start.load(Ordering::Relaxed);
+        let now = srv.stats.dirty.load(Ordering::Relaxed);
+        srv.stats
+            .dirty
+            .store(now.saturating_sub(before), Ordering::Relaxed);
+        srv.lastsave
+            .store(clock::now_ms() / 1000, Ordering::Relaxed);
+        p.rdb_saves.fetch_add(1, Ordering::Relaxed);
+        tracing::info!("Background saving terminated with success");
+    } else {
+        tracing::warn!("Background saving error");
+    }
+    p.child_pid.store(-1, Ordering::Relaxed);
+}
+
+/// Save points: start a BGSAVE when one of `save <secs> <changes>` is due.
+pub fn cron(srv: &Arc<Server>) {
+    if srv.persist.in_progress() {
+        return;
+    }
+    let points = srv.config.get("save");
+    let nums: Vec<u64> = points
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let dirty = srv.stats.dirty.load(Ordering::Relaxed);
+    let now = clock::now_ms();
+    let since_save = now / 1000 - srv.lastsave.load(Ordering::Relaxed).min(now / 1000);
+    let last_try = srv.persist.last_bgsave_try_ms.load(Ordering::Relaxed);
+    // After a failure Redis waits 5 s before trying again.
+    let retry_ok =
+        srv.persist.last_bgsave_ok.load(Ordering::Relaxed) || now.saturating_sub(last_try) > 5000;
+    for pair in nums.chunks(2) {
+        if let [secs, changes] = pair {
+            if dirty >= *changes && since_save >= *secs && retry_ok {
+                tracing::info!("{changes} changes in {secs} seconds. Saving...");
+                if let Err(e) = bgsave(srv, false) {
+                    tracing::warn!("{e}");
+                }
+                return;
+            }
+        }
+    }
+}
+
+/// Load the RDB file (if any) into the keyspace. Expired keys are skipped.
+pub fn load_file(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
+    let data = match std::fs::read(path) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
+    };
+    let now = clock::now_ms();
+    let ks = &srv.ks;
+    let mut n = 0u64;
+    decode::load(&data, |item| {
+        if item.db >= ks.db_count() {
+            return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
+        }
+        if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() {
+            return Ok(());
+        }
+        let db = ks.db(item.db);
+        let mut g = KeyGuards::lock(ks, &db, now, &[&item.key], false);
+        let mut e = Entry::new(item.value);
+        e.expire_at = item.expire_at;
+        g.insert(&item.key, e);
+        n += 1;
+        Ok(())
+    })
+    .map_err(|e| {
+        format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
+    })?;
+    Ok(n)
+}
+
+/// Start-up: load `dbfilename` from `dir`.
+pub fn load_at_startup(srv: &Server) -> Result<(), String> {
+    let path = rdb_path(srv);
+    let start = Instant::now();
+    let n = load_file(srv, &path)?;
+    if n > 0 || path.exists() {
+        tracing::info!(
+            "DB loaded from disk: {:.3} seconds",
+            start.elapsed().as_secs_f64()
+        );
+    }
+    // Loading is not a change that needs saving.
+    srv.stats.dirty.store(0, Ordering::Relaxed);
+    Ok(())
+}

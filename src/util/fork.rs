@@ -1,0 +1,33 @@
+//! `fork()` for copy-on-write snapshots (BGSAVE), the one place that needs
+//! unsafe code besides the allocator.
+
+#![allow(unsafe_code)]
+
+/// Fork; the child runs `child` and exits with its return code without
+/// running destructors or touching the parent's runtime. Returns the child's
+/// pid in the parent.
+pub fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<i32> {
+    // SAFETY: after fork only the calling thread exists in the child. The
+    // child runs `child` (which reads memory frozen at fork time and writes
+    // a file; jemalloc stays usable thanks to its atfork handlers) and then
+    // leaves through `_exit`, so no destructor, lock or runtime of the
+    // parent is ever used in the child.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if pid == 0 {
+        let code = child();
+        // SAFETY: `_exit` never returns and runs no atexit handlers.
+        unsafe { libc::_exit(code) };
+    }
+    Ok(pid)
+}
+
+/// Wait for a child; true when it exited with status 0.
+pub fn wait_child(pid: i32) -> bool {
+    let mut status: libc::c_int = 0;
+    // SAFETY: plain waitpid on a pid we created; `status` is a valid pointer.
+    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
+    r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}

@@ -1,0 +1,73 @@
+//! RDB snapshots: SAVE/BGSAVE write a file that Shoal and redis-server load
+//! on start, and SHUTDOWN SAVE persists before exiting.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{wait_until, Server};
+
+fn start_in(dir: &std::path::Path, bin: &std::path::Path) -> Server {
+    Server::start(bin, &["--dir", dir.to_str().expect("utf8")])
+}
+
+#[test]
+fn save_and_reload_strings() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = common::shoal_bin();
+    {
+        let s = start_in(data.path(), &bin);
+        let mut c = s.conn();
+        c.cmd(&["SET", "a", "hello"]);
+        c.cmd(&["SET", "n", "-123456789"]);
+        c.cmd(&["SET", "big", &"x".repeat(1000)]);
+        c.cmd(&["SET", "t", "v", "EX", "1000"]);
+        c.cmd(&["SELECT", "3"]);
+        c.cmd(&["SET", "z", ""]);
+        assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    }
+    let s = start_in(data.path(), &bin);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "a"]), b"$5\r\nhello\r\n");
+    assert_eq!(c.cmd(&["GET", "n"]), b"$10\r\n-123456789\r\n");
+    assert_eq!(c.cmd(&["GET", "big"]).len(), 1000 + 9);
+    c.cmd(&["SELECT", "3"]);
+    assert_eq!(c.cmd(&["GET", "z"]), b"$0\r\n\r\n");
+}
+
+#[test]
+fn bgsave_forks_and_redis_loads_our_file() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let s = start_in(data.path(), &common::shoal_bin());
+    let mut c = s.conn();
+    for i in 0..2000 {
+        c.cmd(&["SET", &format!("key:{i}"), &format!("value-{i}")]);
+    }
+    assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
+    let file = data.path().join("dump.rdb");
+    assert!(wait_until(Duration::from_secs(10), || file.exists()));
+    // Writes keep being served while (and after) the child saves.
+    assert_eq!(c.cmd(&["SET", "after", "1"]), b"+OK\r\n");
+    drop(s);
+    let Some(redis) = Server::redis(&["--dir", data.path().to_str().expect("utf8")]) else {
+        eprintln!("SKIPPED: redis-server not installed");
+        return;
+    };
+    let mut r = redis.conn();
+    assert_eq!(r.cmd(&["DBSIZE"]), b":2000\r\n");
+    assert_eq!(r.cmd(&["GET", "key:1999"]), b"$10\r\nvalue-1999\r\n");
+}
+
+#[test]
+fn shutdown_save_persists() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = common::shoal_bin();
+    let mut s = start_in(data.path(), &bin);
+    let mut c = s.conn();
+    c.cmd(&["SET", "k", "v"]);
+    c.send(&["SHUTDOWN", "SAVE"]);
+    let _ = c.read_to_end();
+    let _ = s.child.wait();
+    let s = start_in(data.path(), &bin);
+    assert_eq!(s.conn().cmd(&["GET", "k"]), b"$1\r\nv\r\n");
+}

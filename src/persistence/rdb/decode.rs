@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, RdbError, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{StrValue, Value};
+use crate::types::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
 
 /// One key read from the file.
 #[derive(Debug)]
@@ -50,7 +50,7 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
 
-    fn array<const N: usize>(&mut self) -> Result<[u8; N], RdbError> {
+    pub fn array<const N: usize>(&mut self) -> Result<[u8; N], RdbError> {
         let mut a = [0u8; N];
         a.copy_from_slice(self.take(N)?);
         Ok(a)
@@ -118,9 +118,63 @@ impl<'a> Reader<'a> {
 pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
     match t {
         rtype::STRING => Ok(Value::Str(StrValue::from_bytes(&r.string()?))),
+        rtype::LIST => {
+            let n = r.length()?;
+            let mut l = ListValue::default();
+            for _ in 0..n {
+                l.items.push_back(r.string()?.into());
+            }
+            Ok(Value::List(l))
+        }
+        rtype::SET => {
+            let n = r.length()?;
+            let mut s = std::collections::HashSet::with_hasher(ahash::RandomState::new());
+            for _ in 0..n {
+                s.insert(r.string()?.into_boxed_slice());
+            }
+            Ok(Value::Set(SetValue::Table(s)))
+        }
+        rtype::HASH => {
+            let n = r.length()?;
+            let mut m = std::collections::HashMap::with_hasher(ahash::RandomState::new());
+            for _ in 0..n {
+                let f = r.string()?.into_boxed_slice();
+                m.insert(f, r.string()?.into_boxed_slice());
+            }
+            Ok(Value::Hash(HashValue::Table(m)))
+        }
+        rtype::ZSET | rtype::ZSET_2 => {
+            let n = r.length()?;
+            let mut v = Vec::new();
+            for _ in 0..n {
+                let m = r.string()?.into_boxed_slice();
+                let score = if t == rtype::ZSET_2 {
+                    f64::from_le_bytes(r.array()?)
+                } else {
+                    read_text_double(r)?
+                };
+                v.push((m, score));
+            }
+            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+            Ok(Value::ZSet(ZSetValue::Listpack(v)))
+        }
         1..=21 => Err(RdbError::Unsupported(t)),
         other => Err(RdbError::UnknownType(other)),
     }
+}
+
+/// Old-style zset score: a length byte then ASCII (253/254/255 = nan/+inf/-inf).
+fn read_text_double(r: &mut Reader) -> Result<f64, RdbError> {
+    let len = r.u8()?;
+    Ok(match len {
+        253 => f64::NAN,
+        254 => f64::INFINITY,
+        255 => f64::NEG_INFINITY,
+        n => std::str::from_utf8(r.take(usize::from(n))?)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or(RdbError::BadLength(u64::from(n)))?,
+    })
 }
 
 /// Parse a whole RDB file, calling `on_item` for every key.

@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, ENC_VAL, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{StrValue, Value};
+use crate::types::{HashValue, SetValue, StrValue, Value, ZSetValue};
 use crate::util::numparse::parse_i64;
 
 /// Writes an RDB stream while computing its CRC64.
@@ -88,6 +88,49 @@ pub fn put_value(buf: &mut Vec<u8>, v: &Value, compress: bool) {
                     put_string(buf, b.format(*n).as_bytes(), compress);
                 }
                 other => other.with_bytes(|b| put_string(buf, b, compress)),
+            }
+        }
+        // Collections use the plain (non-listpack) encodings, which every
+        // Redis since 2.x loads, including 7.0.
+        Value::List(l) => {
+            buf.push(rtype::LIST);
+            put_len(buf, l.len() as u64);
+            for it in &l.items {
+                put_string(buf, it, compress);
+            }
+        }
+        Value::Set(s) => {
+            buf.push(rtype::SET);
+            put_len(buf, s.len() as u64);
+            match s {
+                SetValue::Intset(v) => v
+                    .iter()
+                    .for_each(|n| put_string(buf, n.to_string().as_bytes(), compress)),
+                SetValue::Table(t) => t.iter().for_each(|m| put_string(buf, m, compress)),
+            }
+        }
+        Value::Hash(h) => {
+            buf.push(rtype::HASH);
+            put_len(buf, h.len() as u64);
+            let mut pair = |f: &[u8], v: &[u8]| {
+                put_string(buf, f, compress);
+                put_string(buf, v, compress);
+            };
+            match h {
+                HashValue::Listpack(v) => v.iter().for_each(|(f, x)| pair(f, x)),
+                HashValue::Table(t) => t.iter().for_each(|(f, x)| pair(f, x)),
+            }
+        }
+        Value::ZSet(z) => {
+            buf.push(rtype::ZSET_2);
+            put_len(buf, z.len() as u64);
+            match z {
+                ZSetValue::Listpack(v) => {
+                    for (m, score) in v {
+                        put_string(buf, m, compress);
+                        buf.extend_from_slice(&score.to_le_bytes());
+                    }
+                }
             }
         }
     }

@@ -26,6 +26,11 @@ pub mod opcode {
 
 pub mod rtype {
     pub const STRING: u8 = 0;
+    pub const LIST: u8 = 1;
+    pub const SET: u8 = 2;
+    pub const ZSET: u8 = 3;
+    pub const HASH: u8 = 4;
+    pub const ZSET_2: u8 = 5;
 }
 
 /// Length-encoding markers.

@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
+/// One field/value pair of a small hash.
+pub type Pair = (Box<[u8]>, Box<[u8]>);
+
 /// A hash of field → value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HashValue {
     /// Small hashes: field/value pairs in insertion order.
-    Listpack(Vec<(Box<[u8]>, Box<[u8]>)>),
+    Listpack(Vec<Pair>),
     Table(HashMap<Box<[u8]>, Box<[u8]>, ahash::RandomState>),
 }
 

@@ -158,7 +158,7 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
             v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
             Ok(Value::ZSet(ZSetValue::Listpack(v)))
         }
-        1..=21 => Err(RdbError::Unsupported(t)),
+        6..=21 => Err(RdbError::Unsupported(t)),
         other => Err(RdbError::UnknownType(other)),
     }
 }

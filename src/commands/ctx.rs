@@ -41,8 +41,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Lock the slots of `keys` in `db` (ascending slot order).
-    pub fn lock<'b, K: AsRef<[u8]>>(&'b self, db: &'b Db, keys: &[K]) -> KeyGuards<'b> {
-        KeyGuards::lock(&self.srv.ks, db, self.now_ms, keys, self.in_exec)
+    /// Lock the slots of `keys` in `db` (ascending slot order). The guard
+    /// borrows only the keyspace and `db`, not the context.
+    pub fn lock<'b, K: AsRef<[u8]>>(&self, db: &'b Db, keys: &[K]) -> KeyGuards<'b>
+    where
+        'a: 'b,
+    {
+        let srv: &'a Arc<Server> = self.srv;
+        KeyGuards::lock(&srv.ks, db, self.now_ms, keys, self.in_exec)
     }
 }

@@ -2,10 +2,12 @@
 //! generated command model (`meta.rs`) and THE table joining them.
 
 pub mod admin;
+pub mod blocking;
 pub mod connection;
 pub mod ctx;
 pub mod generic;
 pub mod introspect;
+pub mod list;
 pub mod meta;
 pub mod persist;
 pub mod string;

@@ -114,6 +114,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::introspect::COMMANDS,
         super::admin::COMMANDS,
         super::persist::COMMANDS,
+        super::list::COMMANDS,
+        super::blocking::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

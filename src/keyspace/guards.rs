@@ -226,6 +226,9 @@ impl<'a> KeyGuards<'a> {
     /// signal_modified_key: WATCH invalidation and the dirty counter.
     fn signal(&mut self, key: &[u8], exists_after: bool) {
         self.ks.watches.touch(self.db.index(), key, exists_after);
+        if exists_after {
+            self.ks.blocking.signal_ready(self.db.index(), key);
+        }
         self.ks
             .stats
             .dirty

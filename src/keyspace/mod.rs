@@ -8,6 +8,7 @@
 //! `Keyspace::gate` exclusively, every other command takes it shared.
 
 pub mod access;
+pub mod blocking;
 pub mod db;
 pub mod guards;
 pub mod shard;
@@ -34,6 +35,7 @@ pub struct Keyspace {
     /// Shared by single commands, exclusive for MULTI/EXEC and whole-keyspace ops.
     pub gate: RwLock<()>,
     pub watches: Watches,
+    pub blocking: blocking::Blocking,
     pub propagator: Arc<Propagator>,
     pub stats: Arc<Stats>,
     /// Replicas hide logically expired keys instead of deleting them.
@@ -49,6 +51,7 @@ impl Keyspace {
             dbs,
             gate: RwLock::new(()),
             watches: Watches::default(),
+            blocking: Default::default(),
             propagator,
             stats,
             replica: Default::default(),

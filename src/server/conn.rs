@@ -20,6 +20,14 @@ use super::{PauseKind, Server};
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::util::clock;
 
+/// What the connection does after processing its input buffer.
+enum Next {
+    Continue,
+    Close,
+    /// A blocking command is waiting (its PendingBlock is in the session).
+    Block,
+}
+
 /// Serve one client until it disconnects, is killed, or the server stops.
 pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientInfo>) {
     let _ = stream.set_nodelay(true);
@@ -32,7 +40,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         out: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(),
     };
-    loop {
+    'outer: loop {
         tokio::select! {
             biased;
             _ = info.kill.cancelled() => break,
@@ -48,9 +56,22 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                 Ok(n) => {
                     srv.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
-                    let keep = conn.process(&srv, &mut sess, &push_tx).await;
-                    if !flush(&srv, &mut wr, &mut conn.out).await || !keep {
-                        break;
+                    let mut next = conn.process(&srv, &mut sess, &push_tx).await;
+                    loop {
+                        if !flush(&srv, &mut wr, &mut conn.out).await {
+                            break 'outer;
+                        }
+                        match next {
+                            Next::Continue => break,
+                            Next::Close => break 'outer,
+                            Next::Block => {
+                                let Some(reply) = conn.wait_block(&srv, &mut sess, &mut rd).await else {
+                                    break 'outer;
+                                };
+                                conn.emit(&mut sess, &reply);
+                                next = conn.process(&srv, &mut sess, &push_tx).await;
+                            }
+                        }
                     }
                     continue;
                 }
@@ -61,6 +82,9 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         }
     }
     let _ = flush(&srv, &mut wr, &mut conn.out).await;
+    if let Some(pb) = sess.pending_block.take() {
+        srv.ks.blocking.claim_id(pb.id);
+    }
     cleanup(&srv, &mut sess);
 }
 
@@ -78,7 +102,7 @@ impl Conn {
         srv: &Arc<Server>,
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
-    ) -> bool {
+    ) -> Next {
         loop {
             let limits = ParseLimits {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -92,12 +116,15 @@ impl Conn {
                     wait_if_paused(srv, &argv).await;
                     let was_monitor = sess.monitor;
                     let reply = dispatch::execute(srv, sess, argv);
+                    if sess.pending_block.is_some() {
+                        return Next::Block;
+                    }
                     self.emit(sess, &reply);
                     if sess.monitor && !was_monitor {
                         srv.monitors.add(sess.id, push.clone());
                     }
                     if sess.close_after_reply {
-                        return false;
+                        return Next::Close;
                     }
                 }
                 Ok(None) => break,
@@ -107,7 +134,7 @@ impl Conn {
                     srv.stats
                         .total_error_replies
                         .fetch_add(1, Ordering::Relaxed);
-                    return false;
+                    return Next::Close;
                 }
             }
         }
@@ -126,9 +153,61 @@ impl Conn {
             srv.stats
                 .client_query_buffer_limit_disconnections
                 .fetch_add(1, Ordering::Relaxed);
-            return false;
+            return Next::Close;
         }
-        true
+        Next::Continue
+    }
+
+    /// Wait for a blocked command's reply, its timeout, or the client going
+    /// away. Input that arrives meanwhile is buffered (pipelined commands run
+    /// after the unblock, as in Redis). None: the connection must close.
+    async fn wait_block(
+        &mut self,
+        srv: &Arc<Server>,
+        sess: &mut Session,
+        rd: &mut tokio::net::tcp::OwnedReadHalf,
+    ) -> Option<Reply> {
+        let pb = sess.pending_block.take()?;
+        let blocking = &srv.ks.blocking;
+        let info = sess.info.clone();
+        info.blocked.store(true, Ordering::Relaxed);
+        let mut rx = pb.rx;
+        let sleep = async {
+            match pb.timeout {
+                Some(d) => tokio::time::sleep(d).await,
+                None => std::future::pending::<()>().await,
+            }
+        };
+        tokio::pin!(sleep);
+        let result = loop {
+            tokio::select! {
+                r = &mut rx => break r.ok(),
+                _ = &mut sleep => {
+                    if blocking.claim_id(pb.id) {
+                        break Some(pb.timeout_reply);
+                    }
+                    break (&mut rx).await.ok();
+                }
+                _ = info.kill.cancelled() => {
+                    blocking.claim_id(pb.id);
+                    break None;
+                }
+                _ = srv.shutdown.cancelled() => {
+                    blocking.claim_id(pb.id);
+                    break None;
+                }
+                r = rd.read_buf(&mut self.buf) => match r {
+                    // The client went away: whatever was served is dropped.
+                    Ok(0) | Err(_) => {
+                        blocking.claim_id(pb.id);
+                        break None;
+                    }
+                    Ok(_) => continue,
+                }
+            }
+        };
+        info.blocked.store(false, Ordering::Relaxed);
+        result
     }
 
     fn emit(&mut self, sess: &mut Session, reply: &Reply) {

@@ -86,7 +86,11 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
         }
         return Reply::Status("QUEUED");
     }
-    call(srv, sess, cmd, &argv, false)
+    let reply = call(srv, sess, cmd, &argv, false);
+    if srv.ks.blocking.count() > 0 {
+        crate::commands::blocking::serve_ready(srv);
+    }
+    reply
 }
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::clients::ClientInfo;
-use crate::protocol::RespVersion;
+use crate::protocol::{Reply, RespVersion};
 
 /// A command queued inside MULTI.
 #[derive(Debug, Clone)]
@@ -26,6 +26,17 @@ pub enum ReplyMode {
     Skip,
 }
 
+/// A blocking command waiting for data (BLPOP and friends).
+pub struct PendingBlock {
+    /// Waiter id in the keyspace's blocking registry.
+    pub id: u64,
+    pub rx: tokio::sync::oneshot::Receiver<Reply>,
+    /// None: block forever.
+    pub timeout: Option<std::time::Duration>,
+    /// Reply sent when the timeout fires.
+    pub timeout_reply: Reply,
+}
+
 /// State of one client connection.
 pub struct Session {
     pub id: u64,
@@ -42,6 +53,8 @@ pub struct Session {
     pub close_after_reply: bool,
     pub reply_mode: ReplyMode,
     pub monitor: bool,
+    /// Set by a blocking command that found no data.
+    pub pending_block: Option<PendingBlock>,
 }
 
 impl Session {
@@ -59,6 +72,7 @@ impl Session {
             close_after_reply: false,
             reply_mode: ReplyMode::On,
             monitor: false,
+            pending_block: None,
         }
     }
 

@@ -4,9 +4,12 @@
 pub mod admin;
 pub mod connection;
 pub mod ctx;
+pub mod expire;
 pub mod generic;
 pub mod introspect;
+pub mod keyscan;
 pub mod meta;
+pub mod object;
 pub mod string;
 pub mod table;
 pub mod tx;

@@ -10,6 +10,7 @@
 pub mod access;
 pub mod db;
 pub mod guards;
+pub mod scan;
 pub mod shard;
 pub mod slot;
 pub mod watch;

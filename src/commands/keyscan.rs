@@ -14,7 +14,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::scan::{step, Cursor};
-use crate::keyspace::SLOTS;
+use crate::keyspace::{KeyGuards, SLOTS};
 use crate::protocol::Reply;
 use crate::util::glob::glob_match;
 
@@ -119,12 +119,14 @@ fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut out = Vec::new();
     let next = loop {
         let mut resume = None;
+        let mut expired = Vec::new();
         {
             let g = db.lock_slot(cur.slot);
             if let Some(shard) = g.as_deref() {
                 let s = step(shard, cur.position, o.count - visited, now);
                 visited += s.keys.len();
                 resume = s.resume;
+                expired = s.expired;
                 for (k, e) in s.keys {
                     let type_ok = o
                         .type_name
@@ -135,6 +137,14 @@ fn scan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                         out.push(Reply::Bulk(Bytes::copy_from_slice(k)));
                     }
                 }
+            }
+        }
+        if !expired.is_empty() {
+            // Lazy expiry of what the scan met: deleted and propagated as
+            // DEL through the guard. The gate is already held (shared).
+            let mut g = KeyGuards::lock_slots(ctx.ks(), &db, now, &[cur.slot], true);
+            for k in &expired {
+                g.exists(k);
             }
         }
         if let Some(position) = resume {

@@ -82,6 +82,9 @@ pub fn key_position(key: &[u8]) -> u64 {
 pub struct SlotStep<'a> {
     /// Live keys returned by this step, with their entries.
     pub keys: Vec<(&'a Key, &'a Entry)>,
+    /// Logically expired keys met in the range (the caller deletes them,
+    /// as Redis's SCAN expires what it visits).
+    pub expired: Vec<Key>,
     /// Where to resume in the same slot; None when the slot is done.
     pub resume: Option<u64>,
 }
@@ -108,12 +111,20 @@ pub fn step(shard: &SlotShard, position: u64, want: usize, now_ms: u64) -> SlotS
             resume = Some(next);
         }
     }
-    let keys = cand
-        .into_iter()
-        .filter(|(_, _, e)| !e.is_expired(now_ms))
-        .map(|(_, k, e)| (k, e))
-        .collect();
-    SlotStep { keys, resume }
+    let mut keys = Vec::with_capacity(cand.len());
+    let mut expired = Vec::new();
+    for (_, k, e) in cand {
+        if e.is_expired(now_ms) {
+            expired.push(k.clone());
+        } else {
+            keys.push((k, e));
+        }
+    }
+    SlotStep {
+        keys,
+        expired,
+        resume,
+    }
 }
 
 #[cfg(test)]
@@ -214,6 +225,7 @@ mod tests {
         shard.insert(b"new", entry());
         let s = step(&shard, 0, 10, 100);
         assert_eq!(s.keys.len(), 1);
+        assert_eq!(s.expired, vec![Key::from(&b"old"[..])]);
         assert!(s.resume.is_none());
     }
 }

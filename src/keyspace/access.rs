@@ -68,3 +68,24 @@ pub fn idle_secs(meta: u32) -> u64 {
     };
     u64::from(idle)
 }
+
+/// Minutes elapsed since the LFU timestamp `ldt` (16-bit wrap-around).
+fn lfu_elapsed_minutes(ldt: u32) -> u32 {
+    let now = lfu_minutes();
+    if now >= ldt {
+        now - ldt
+    } else {
+        65535 - ldt + now
+    }
+}
+
+/// The LFU counter after decay (OBJECT FREQ): one point per
+/// `decay_minutes` elapsed since the last access, as Redis's LFUDecrAndReturn.
+pub fn lfu_decayed(meta: u32, decay_minutes: i64) -> u32 {
+    let counter = meta & 0xFF;
+    let periods = match u32::try_from(decay_minutes) {
+        Ok(d) if d > 0 => lfu_elapsed_minutes(meta >> 8) / d,
+        _ => 0,
+    };
+    counter.saturating_sub(periods)
+}

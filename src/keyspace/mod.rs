@@ -11,6 +11,7 @@ pub mod access;
 pub mod blocking;
 pub mod db;
 pub mod guards;
+pub mod scan;
 pub mod shard;
 pub mod slot;
 pub mod watch;

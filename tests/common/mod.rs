@@ -15,12 +15,13 @@ static NEXT: AtomicU16 = AtomicU16::new(0);
 
 /// A port that is free right now (and whose bus port +10000 is too).
 /// Each test process starts at its own offset so parallel test binaries
-/// rarely race for the same port; everything stays below 32768.
+/// rarely race for the same port; ports stay in 12000..21000 (bus ports
+/// +10000 below 32768), away from the Tcl suite's default 21079+.
 pub fn free_port() -> u16 {
     let start = (std::process::id() % 500) * 20;
     loop {
         let n = u32::from(NEXT.fetch_add(1, Ordering::Relaxed));
-        let p = (12000 + (start + n) % 10700) as u16;
+        let p = (12000 + (start + n) % 9000) as u16;
         if TcpListener::bind(("127.0.0.1", p)).is_ok()
             && TcpListener::bind(("127.0.0.1", p + 10000)).is_ok()
         {
@@ -74,14 +75,18 @@ impl Server {
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn server");
-        let s = Server { port, child, dir };
+        let mut s = Server { port, child, dir };
         s.wait_ready();
         s
     }
 
-    fn wait_ready(&self) {
+    fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
+            // Our process must be the one answering on the port.
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("server on port {} exited at start: {status}", self.port);
+            }
             if let Ok(mut c) = Conn::connect(self.port) {
                 if c.cmd(&["PING"]) == b"+PONG\r\n" {
                     return;

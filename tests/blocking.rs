@@ -1,0 +1,110 @@
+//! Blocking list commands with several clients: FIFO fairness, sub-second
+//! timeouts, wake-ups from MULTI/EXEC, LMOVE and RENAME, and disconnects.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{wait_until, Conn, Server};
+
+fn blocked(c: &mut Conn) -> usize {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "clients"])).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix("blocked_clients:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+fn wait_blocked(admin: &mut Conn, n: usize) {
+    assert!(wait_until(Duration::from_secs(5), || blocked(admin) == n), "expected {n} blocked clients");
+}
+
+#[test]
+fn first_blocked_client_is_served_first() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut waiters: Vec<Conn> = Vec::new();
+    for i in 0..3 {
+        let mut c = s.conn();
+        c.send(&["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, i + 1);
+        waiters.push(c);
+    }
+    assert_eq!(admin.cmd(&["RPUSH", "q", "1", "2", "3"]), b":3\r\n");
+    for (i, c) in waiters.iter_mut().enumerate() {
+        let want = format!("*2\r\n$1\r\nq\r\n$1\r\n{}\r\n", i + 1);
+        assert_eq!(c.read_reply(), want.as_bytes());
+    }
+    assert_eq!(admin.cmd(&["EXISTS", "q"]), b":0\r\n");
+}
+
+#[test]
+fn sub_second_timeout() {
+    let s = Server::shoal(&[]);
+    let mut c = s.conn();
+    let t = Instant::now();
+    assert_eq!(c.cmd(&["BLPOP", "nokey", "0.2"]), b"*-1\r\n");
+    let took = t.elapsed();
+    assert!(took >= Duration::from_millis(190) && took < Duration::from_secs(3), "{took:?}");
+    assert_eq!(c.cmd(&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"]), b"*-1\r\n");
+}
+
+#[test]
+fn woken_by_exec_lmove_and_rename() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut a = s.conn();
+    a.send(&["BRPOP", "t", "0"]);
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["MULTI"]);
+    admin.cmd(&["RPUSH", "t", "x"]);
+    admin.cmd(&["RPUSH", "t", "y"]);
+    assert_eq!(admin.cmd(&["EXEC"]), b"*2\r\n:1\r\n:2\r\n");
+    // Served after EXEC, with the state EXEC left behind: the tail is y.
+    assert_eq!(a.read_reply(), b"*2\r\n$1\r\nt\r\n$1\r\ny\r\n");
+
+    a.send(&["BLPOP", "dst", "0"]);
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["RPUSH", "src", "v"]);
+    admin.cmd(&["LMOVE", "src", "dst", "LEFT", "LEFT"]);
+    assert_eq!(a.read_reply(), b"*2\r\n$3\r\ndst\r\n$1\r\nv\r\n");
+
+    a.send(&["BLPOP", "k2", "0"]);
+    wait_blocked(&mut admin, 1);
+    admin.cmd(&["RPUSH", "k1", "r"]);
+    admin.cmd(&["RENAME", "k1", "k2"]);
+    assert_eq!(a.read_reply(), b"*2\r\n$2\r\nk2\r\n$1\r\nr\r\n");
+}
+
+#[test]
+fn blmove_chain_and_pipelined_commands_after_unblock() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut a = s.conn();
+    let mut b = s.conn();
+    b.send(&["BLPOP", "stage2", "0"]);
+    wait_blocked(&mut admin, 1);
+    // A blocks on stage1 and has a pipelined PING queued behind it.
+    let mut req = common::encode(&["BLMOVE", "stage1", "stage2", "LEFT", "RIGHT", "0"]);
+    req.extend_from_slice(&common::encode(&["PING"]));
+    a.send_raw(&req);
+    wait_blocked(&mut admin, 2);
+    admin.cmd(&["LPUSH", "stage1", "job"]);
+    assert_eq!(a.read_reply(), b"$3\r\njob\r\n");
+    assert_eq!(a.read_reply(), b"+PONG\r\n");
+    assert_eq!(b.read_reply(), b"*2\r\n$6\r\nstage2\r\n$3\r\njob\r\n");
+}
+
+#[test]
+fn disconnected_waiter_loses_nothing() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    {
+        let mut a = s.conn();
+        a.send(&["BLPOP", "q", "0"]);
+        wait_blocked(&mut admin, 1);
+    }
+    wait_blocked(&mut admin, 0);
+    admin.cmd(&["RPUSH", "q", "keep"]);
+    assert_eq!(admin.cmd(&["LRANGE", "q", "0", "-1"]), b"*1\r\n$4\r\nkeep\r\n");
+}

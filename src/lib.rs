@@ -17,6 +17,7 @@ pub mod keyspace;
 pub mod logging;
 pub mod persistence;
 pub mod protocol;
+pub mod pubsub;
 pub mod server;
 pub mod types;
 pub mod util;

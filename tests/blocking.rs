@@ -16,7 +16,10 @@ fn blocked(c: &mut Conn) -> usize {
 }
 
 fn wait_blocked(admin: &mut Conn, n: usize) {
-    assert!(wait_until(Duration::from_secs(5), || blocked(admin) == n), "expected {n} blocked clients");
+    assert!(
+        wait_until(Duration::from_secs(5), || blocked(admin) == n),
+        "expected {n} blocked clients"
+    );
 }
 
 #[test]
@@ -45,8 +48,14 @@ fn sub_second_timeout() {
     let t = Instant::now();
     assert_eq!(c.cmd(&["BLPOP", "nokey", "0.2"]), b"*-1\r\n");
     let took = t.elapsed();
-    assert!(took >= Duration::from_millis(190) && took < Duration::from_secs(3), "{took:?}");
-    assert_eq!(c.cmd(&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"]), b"*-1\r\n");
+    assert!(
+        took >= Duration::from_millis(190) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(
+        c.cmd(&["BLMOVE", "nokey", "d", "LEFT", "LEFT", "0.05"]),
+        b"*-1\r\n"
+    );
 }
 
 #[test]
@@ -106,5 +115,8 @@ fn disconnected_waiter_loses_nothing() {
     }
     wait_blocked(&mut admin, 0);
     admin.cmd(&["RPUSH", "q", "keep"]);
-    assert_eq!(admin.cmd(&["LRANGE", "q", "0", "-1"]), b"*1\r\n$4\r\nkeep\r\n");
+    assert_eq!(
+        admin.cmd(&["LRANGE", "q", "0", "-1"]),
+        b"*1\r\n$4\r\nkeep\r\n"
+    );
 }

@@ -25,9 +25,7 @@ fn ping(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Err(RedisError::arity(b"ping"));
     }
     // RESP2 subscribers get PING as a pubsub-style array.
-    let subscribed =
-        ctx.sess.info.sub.load(Ordering::Relaxed) + ctx.sess.info.psub.load(Ordering::Relaxed) > 0;
-    if subscribed && ctx.sess.resp == RespVersion::Resp2 {
+    if ctx.sess.in_resp2_subscribe_mode() {
         let payload = argv.get(1).cloned().unwrap_or_default();
         return Ok(Reply::Array(vec![
             Reply::bulk_str("pong"),
@@ -64,6 +62,7 @@ fn quit(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     super::tx::discard_state(ctx);
+    super::pubsub::unsubscribe_all(ctx.srv, ctx.sess);
     let watched = std::mem::take(&mut ctx.sess.watched);
     ctx.ks().watches.unwatch(ctx.sess.id, &watched);
     ctx.sess.db = 0;

@@ -13,6 +13,7 @@ pub mod list;
 pub mod meta;
 pub mod object;
 pub mod persist;
+pub mod pubsub;
 pub mod string;
 pub mod table;
 pub mod tx;

@@ -119,6 +119,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::persist::COMMANDS,
         super::list::COMMANDS,
         super::blocking::COMMANDS,
+        super::pubsub::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -47,6 +47,8 @@ pub enum Reply {
     Push(Vec<Reply>),
     /// Pre-encoded bytes written as they are (used by MONITOR and friends).
     Raw(Bytes),
+    /// Several top-level replies for one command (SUBSCRIBE a b c).
+    Multi(Vec<Reply>),
 }
 
 impl Reply {
@@ -131,6 +133,7 @@ impl Reply {
             }
             Reply::Verbatim(b) => put_bulk(out, b),
             Reply::Raw(b) => out.put_slice(b),
+            Reply::Multi(items) => items.iter().for_each(|r| r.encode(ver, out)),
         }
     }
 }

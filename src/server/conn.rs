@@ -33,8 +33,8 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
     let _ = stream.set_nodelay(true);
     let (mut rd, mut wr) = stream.into_split();
     let auth_needed = srv.config.hot.requirepass_set.load(Ordering::Relaxed);
-    let mut sess = Session::new(info.clone(), !auth_needed);
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
+    let mut sess = Session::new(info.clone(), !auth_needed, push_tx.clone());
     let mut conn = Conn {
         buf: BytesMut::with_capacity(16 * 1024),
         out: BytesMut::with_capacity(16 * 1024),
@@ -46,10 +46,17 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
             _ = info.kill.cancelled() => break,
             _ = srv.shutdown.cancelled() => break,
             Some(msg) = push_rx.recv() => {
+                let mut n = msg.len();
                 conn.out.extend_from_slice(&msg);
                 while let Ok(more) = push_rx.try_recv() {
+                    n += more.len();
                     conn.out.extend_from_slice(&more);
                 }
+                if !flush(&srv, &mut wr, &mut conn.out, &info).await {
+                    break;
+                }
+                sess.push_pending.fetch_sub(n.min(sess.push_pending.load(Ordering::Relaxed)), Ordering::Relaxed);
+                continue;
             }
             r = rd.read_buf(&mut conn.buf) => match r {
                 Ok(0) | Err(_) => break,
@@ -58,7 +65,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let mut next = conn.process(&srv, &mut sess, &push_tx).await;
                     loop {
-                        if !flush(&srv, &mut wr, &mut conn.out).await {
+                        if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                             break 'outer;
                         }
                         match next {
@@ -77,11 +84,8 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                 }
             }
         }
-        if !flush(&srv, &mut wr, &mut conn.out).await {
-            break;
-        }
     }
-    let _ = flush(&srv, &mut wr, &mut conn.out).await;
+    let _ = flush(&srv, &mut wr, &mut conn.out, &info).await;
     if let Some(pb) = sess.pending_block.take() {
         srv.ks.blocking.claim_id(pb.id);
     }
@@ -252,12 +256,22 @@ fn applies(srv: &Server, kind: PauseKind, argv: &[Bytes]) -> bool {
     }
 }
 
-async fn flush(srv: &Server, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &mut BytesMut) -> bool {
+/// Write the output buffer; a kill (e.g. output buffer limit) interrupts a
+/// write that a slow client is not draining.
+async fn flush(
+    srv: &Server,
+    wr: &mut tokio::net::tcp::OwnedWriteHalf,
+    out: &mut BytesMut,
+    info: &ClientInfo,
+) -> bool {
     if out.is_empty() {
         return true;
     }
     let n = out.len();
-    let ok = wr.write_all(out).await.is_ok();
+    let ok = tokio::select! {
+        r = wr.write_all(out) => r.is_ok(),
+        _ = info.kill.cancelled() => false,
+    };
     srv.stats
         .total_net_output_bytes
         .fetch_add(n as u64, Ordering::Relaxed);
@@ -269,6 +283,7 @@ async fn flush(srv: &Server, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &mut
 }
 
 fn cleanup(srv: &Server, sess: &mut Session) {
+    crate::commands::pubsub::unsubscribe_all(srv, sess);
     let watched = std::mem::take(&mut sess.watched);
     srv.ks.watches.unwatch(sess.id, &watched);
     if sess.monitor {

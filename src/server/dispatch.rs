@@ -114,10 +114,31 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
     if !sess.authenticated && !cmd.has(flag::NO_AUTH) {
         return Err(RedisError::NoAuth);
     }
+    if sess.in_resp2_subscribe_mode() && !allowed_in_subscribe_mode(cmd) {
+        return Err(RedisError::err(format!(
+            "Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            meta.name
+        )));
+    }
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }
     Ok(())
+}
+
+fn allowed_in_subscribe_mode(cmd: &Command) -> bool {
+    matches!(
+        cmd.meta.name,
+        "subscribe"
+            | "psubscribe"
+            | "ssubscribe"
+            | "unsubscribe"
+            | "punsubscribe"
+            | "sunsubscribe"
+            | "ping"
+            | "quit"
+            | "reset"
+    )
 }
 
 fn protected_allowed(srv: &Server, name: &str, sess: &Session) -> bool {

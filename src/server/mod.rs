@@ -67,6 +67,7 @@ pub struct Server {
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
+    pub pubsub: crate::pubsub::PubSub,
 }
 
 impl Server {
@@ -103,6 +104,7 @@ impl Server {
             loading: AtomicBool::new(false),
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
+            pubsub: Default::default(),
         })
     }
 

@@ -55,10 +55,22 @@ pub struct Session {
     pub monitor: bool,
     /// Set by a blocking command that found no data.
     pub pending_block: Option<PendingBlock>,
+    /// Out-of-band messages for this connection (pub/sub, MONITOR).
+    pub push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+    /// Bytes sent through `push` and not yet written to the socket.
+    pub push_pending: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    pub push_soft_since: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub subs: std::collections::BTreeSet<Bytes>,
+    pub psubs: std::collections::BTreeSet<Bytes>,
+    pub ssubs: std::collections::BTreeSet<Bytes>,
 }
 
 impl Session {
-    pub fn new(info: Arc<ClientInfo>, authenticated: bool) -> Session {
+    pub fn new(
+        info: Arc<ClientInfo>,
+        authenticated: bool,
+        push: tokio::sync::mpsc::UnboundedSender<bytes::Bytes>,
+    ) -> Session {
         Session {
             id: info.id,
             info,
@@ -73,10 +85,26 @@ impl Session {
             reply_mode: ReplyMode::On,
             monitor: false,
             pending_block: None,
+            push,
+            push_pending: Default::default(),
+            push_soft_since: Default::default(),
+            subs: Default::default(),
+            psubs: Default::default(),
+            ssubs: Default::default(),
         }
     }
 
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()
+    }
+
+    /// Channel + pattern subscriptions (what RESP2 subscribe mode counts).
+    pub fn sub_count(&self) -> usize {
+        self.subs.len() + self.psubs.len()
+    }
+
+    /// In RESP2 subscribe mode only pub/sub commands, PING, QUIT and RESET run.
+    pub fn in_resp2_subscribe_mode(&self) -> bool {
+        self.resp == RespVersion::Resp2 && self.sub_count() + self.ssubs.len() > 0
     }
 }

@@ -2,11 +2,15 @@
 //! generated command model (`meta.rs`) and THE table joining them.
 
 pub mod admin;
+pub mod bitfield;
+pub mod bitmap;
 pub mod connection;
 pub mod ctx;
 pub mod generic;
 pub mod introspect;
 pub mod meta;
 pub mod string;
+pub mod string_edit;
+pub mod string_num;
 pub mod table;
 pub mod tx;

@@ -60,6 +60,10 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     let groups: &[&[(&'static str, Handler)]] = &[
         super::connection::COMMANDS,
         super::string::COMMANDS,
+        super::string_edit::COMMANDS,
+        super::string_num::COMMANDS,
+        super::bitmap::COMMANDS,
+        super::bitfield::COMMANDS,
         super::generic::COMMANDS,
         super::tx::COMMANDS,
         super::introspect::COMMANDS,

@@ -46,8 +46,8 @@ fn parse_type(arg: &[u8]) -> Result<(bool, u32), RedisError> {
         )
     };
     let (signed, digits) = match arg.split_first() {
-        Some((b'i' | b'I', rest)) => (true, rest),
-        Some((b'u' | b'U', rest)) => (false, rest),
+        Some((b'i', rest)) => (true, rest),
+        Some((b'u', rest)) => (false, rest),
         _ => return Err(err()),
     };
     let bits = crate::util::numparse::parse_i64(digits).ok_or_else(err)?;

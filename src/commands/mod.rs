@@ -8,6 +8,7 @@ pub mod connection;
 pub mod ctx;
 pub mod generic;
 pub mod introspect;
+pub mod lcs;
 pub mod meta;
 pub mod string;
 pub mod string_edit;

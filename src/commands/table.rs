@@ -64,6 +64,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::string_num::COMMANDS,
         super::bitmap::COMMANDS,
         super::bitfield::COMMANDS,
+        super::lcs::COMMANDS,
         super::generic::COMMANDS,
         super::tx::COMMANDS,
         super::introspect::COMMANDS,

@@ -2,7 +2,8 @@
 //! (`i1`..`i64`, `u1`..`u63`) at arbitrary bit offsets (`#N` = N * width),
 //! with GET/SET/INCRBY and OVERFLOW WRAP|SAT|FAIL, which applies to the
 //! operations after it. All arguments are validated before anything runs.
-//! The command is propagated as given when at least one SET/INCRBY wrote.
+//! The command is propagated as given when a SET/INCRBY changed a value
+//! (or created/grew the string while writing).
 
 use bytes::Bytes;
 
@@ -215,7 +216,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
         ));
     };
     check_string(&mut g, key)?;
-    let (buf, _) = string_for_bits(&mut g, key, maxbit)?;
+    let (buf, grown) = string_for_bits(&mut g, key, maxbit)?;
     let mut out = Vec::with_capacity(ops.len());
     let mut changes = 0;
     for op in &ops {
@@ -243,7 +244,11 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
         match new {
             Some(n) => {
                 write_bits(buf, op.offset, op.bits, n as u64);
-                changes += 1;
+                // Like Redis, only a real change (or a created/grown
+                // string) counts as a write to propagate.
+                if grown || n != old {
+                    changes += 1;
+                }
                 out.push(reply);
             }
             None => out.push(Reply::Nil),

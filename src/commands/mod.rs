@@ -2,6 +2,8 @@
 //! generated command model (`meta.rs`) and THE table joining them.
 
 pub mod admin;
+pub mod bitfield;
+pub mod bitmap;
 pub mod blocking;
 pub mod connection;
 pub mod ctx;
@@ -9,11 +11,14 @@ pub mod expire;
 pub mod generic;
 pub mod introspect;
 pub mod keyscan;
+pub mod lcs;
 pub mod list;
 pub mod meta;
 pub mod object;
 pub mod persist;
 pub mod pubsub;
 pub mod string;
+pub mod string_edit;
+pub mod string_num;
 pub mod table;
 pub mod tx;

@@ -1,4 +1,12 @@
-//! String commands (Redis's t_string.c): GET, SET and friends.
+//! String commands that read or replace whole values (Redis's t_string.c):
+//! GET, SET, SETNX, SETEX, PSETEX, GETSET, GETDEL, GETEX, MGET, MSET,
+//! MSETNX. In-place edits live in `string_edit.rs`, counters in
+//! `string_num.rs`, LCS in `lcs.rs`.
+//!
+//! Propagation mirrors Redis 7.0: SET/SETEX/PSETEX with a relative or EXAT
+//! expiry become `SET key value PXAT <ms>` (other options dropped), GETSET
+//! becomes SET, GETDEL becomes DEL, GETEX becomes PEXPIREAT, PERSIST or
+//! DEL/UNLINK (already expired EXAT/PXAT).
 
 use bytes::Bytes;
 
@@ -10,7 +18,19 @@ use crate::keyspace::KeyGuards;
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
 
-pub const COMMANDS: &[(&str, Handler)] = &[("get", get), ("set", set)];
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("get", get),
+    ("set", set),
+    ("setnx", setnx),
+    ("setex", setex),
+    ("psetex", psetex),
+    ("getset", getset),
+    ("getdel", getdel),
+    ("getex", getex),
+    ("mget", mget),
+    ("mset", mset),
+    ("msetnx", msetnx),
+];
 
 /// The string value of a live key, WRONGTYPE for other types.
 pub fn get_string(g: &mut KeyGuards, key: &[u8]) -> Result<Option<Bytes>, RedisError> {
@@ -51,6 +71,8 @@ struct SetOpts {
     keep_ttl: bool,
     /// Absolute expiry in ms.
     expire_at: Option<u64>,
+    /// The expiry was given as PXAT (propagated unchanged).
+    pxat: bool,
 }
 
 /// Parse an expire argument: `unit_ms` is 1000 for EX/EXAT, 1 for PX/PXAT.
@@ -108,12 +130,13 @@ fn parse_set_opts(argv: &[Bytes], now_ms: u64) -> Result<SetOpts, RedisError> {
     // Redis validates the expire value only after every option parsed.
     if let Some((val, (unit, abs))) = expire {
         o.expire_at = Some(parse_expire(val, unit, abs, now_ms, "set")?);
+        o.pxat = unit == 1 && abs;
     }
     Ok(o)
 }
 
 /// (ms per unit, absolute?) for EX/PX/EXAT/PXAT.
-fn expire_unit(a: &[u8]) -> Option<(u64, bool)> {
+pub fn expire_unit(a: &[u8]) -> Option<(u64, bool)> {
     if args::is(a, "EX") {
         Some((1000, false))
     } else if args::is(a, "PX") {
@@ -153,12 +176,12 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         entry.expire_at = at;
     }
     g.insert(key, entry);
-    // Relative expiries are propagated as absolute PXAT (Redis 7.0).
-    let mut prop = argv.to_vec();
-    if let Some(at) = o.expire_at {
-        prop = rewrite_set_expire(argv, at);
+    // Relative and EXAT expiries are propagated as `SET key value PXAT ms`,
+    // dropping the other options, exactly as Redis 7.0 rewrites them.
+    match o.expire_at {
+        Some(at) if !o.pxat => g.propagate(set_pxat(key, &argv[2], at)),
+        _ => g.propagate(argv.to_vec()),
     }
-    g.propagate(prop);
     Ok(if o.get {
         old.map_or(Reply::Nil, Reply::Bulk)
     } else {
@@ -166,19 +189,190 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     })
 }
 
-/// SET with EX/PX/EXAT → SET with PXAT <abs ms>, other options kept.
-fn rewrite_set_expire(argv: &[Bytes], at: u64) -> Vec<Bytes> {
-    let mut out: Vec<Bytes> = argv[..3].to_vec();
-    let mut i = 3;
+/// The deterministic form of a SET with an expiry.
+fn set_pxat(key: &Bytes, val: &Bytes, at: u64) -> Vec<Bytes> {
+    vec![
+        Bytes::from_static(b"SET"),
+        key.clone(),
+        val.clone(),
+        Bytes::from_static(b"PXAT"),
+        Bytes::from(at.to_string()),
+    ]
+}
+
+/// Replace `key` with a fresh string (setKey: any old TTL is dropped).
+fn store(g: &mut KeyGuards, key: &[u8], val: &[u8]) {
+    g.insert(key, Entry::new(Value::Str(StrValue::from_bytes(val))));
+}
+
+fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    if g.exists(&argv[1]) {
+        return Ok(Reply::Int(0));
+    }
+    store(&mut g, &argv[1], &argv[2]);
+    g.propagate(argv.to_vec());
+    Ok(Reply::Int(1))
+}
+
+/// SETEX/PSETEX: validate the expiry first, then `SET key value PXAT ms`.
+fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit_ms: u64, cmd: &'static str) -> CmdResult {
+    let at = parse_expire(&argv[2], unit_ms, false, ctx.now_ms, cmd)?;
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    let mut entry = Entry::new(Value::Str(StrValue::from_bytes(&argv[3])));
+    entry.expire_at = at;
+    g.insert(&argv[1], entry);
+    g.propagate(set_pxat(&argv[1], &argv[3], at));
+    Ok(Reply::OK)
+}
+
+fn setex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    setex_generic(ctx, argv, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    setex_generic(ctx, argv, 1, "psetex")
+}
+
+fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    let old = get_string(&mut g, &argv[1])?;
+    store(&mut g, &argv[1], &argv[2]);
+    g.propagate(vec![
+        Bytes::from_static(b"SET"),
+        argv[1].clone(),
+        argv[2].clone(),
+    ]);
+    drop(g);
+    hit_or_miss(ctx, old.is_some());
+    Ok(old.map_or(Reply::Nil, Reply::Bulk))
+}
+
+fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    let old = get_string(&mut g, &argv[1])?;
+    if old.is_some() {
+        g.remove(&argv[1]);
+        g.propagate(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
+    }
+    drop(g);
+    hit_or_miss(ctx, old.is_some());
+    Ok(old.map_or(Reply::Nil, Reply::Bulk))
+}
+
+/// What GETEX does to the TTL.
+enum GetexOp {
+    Keep,
+    Persist,
+    /// (value, ms per unit, absolute?)
+    Expire(Bytes, u64, bool),
+}
+
+fn parse_getex(argv: &[Bytes]) -> Result<GetexOp, RedisError> {
+    let mut op = GetexOp::Keep;
+    let mut i = 2;
     while i < argv.len() {
-        if expire_unit(&argv[i]).is_some() {
-            out.push(Bytes::from_static(b"PXAT"));
-            out.push(Bytes::from(at.to_string()));
-            i += 2;
-            continue;
+        let a = &argv[i];
+        match (expire_unit(a), argv.get(i + 1)) {
+            (Some((unit, abs)), Some(v)) if matches!(op, GetexOp::Keep) => {
+                op = GetexOp::Expire(v.clone(), unit, abs);
+                i += 1;
+            }
+            _ if args::is(a, "PERSIST") && !matches!(op, GetexOp::Expire(..)) => {
+                op = GetexOp::Persist;
+            }
+            _ => return Err(RedisError::Syntax),
         }
-        out.push(argv[i].clone());
         i += 1;
     }
-    out
+    Ok(op)
+}
+
+fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let op = parse_getex(argv)?;
+    let key = &argv[1];
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    let val = get_string(&mut g, key)?;
+    let Some(val) = val else {
+        drop(g);
+        hit_or_miss(ctx, false);
+        return Ok(Reply::Nil);
+    };
+    match op {
+        GetexOp::Keep => {}
+        GetexOp::Persist => {
+            if g.peek(key).is_some_and(|e| e.has_expire()) {
+                g.set_expire(key, 0);
+                g.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
+            }
+        }
+        GetexOp::Expire(v, unit, abs) => {
+            let at = parse_expire(&v, unit, abs, ctx.now_ms, "getex")?;
+            if abs && at <= ctx.now_ms && !ctx.ks().is_replica() {
+                // An absolute time already in the past deletes the key.
+                g.remove(key);
+                let lazy = ctx.srv.config.get_bool("lazyfree-lazy-expire");
+                let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
+                g.propagate(vec![Bytes::from_static(cmd), key.clone()]);
+            } else {
+                g.set_expire(key, at);
+                g.propagate(vec![
+                    Bytes::from_static(b"PEXPIREAT"),
+                    key.clone(),
+                    Bytes::from(at.to_string()),
+                ]);
+            }
+        }
+    }
+    drop(g);
+    hit_or_miss(ctx, true);
+    Ok(Reply::Bulk(val))
+}
+
+fn mget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let keys = &argv[1..];
+    let mut g = ctx.lock(&db, keys);
+    let vals: Vec<Option<Bytes>> = keys
+        .iter()
+        .map(|k| get_string(&mut g, k).ok().flatten())
+        .collect();
+    drop(g);
+    let mut out = Vec::with_capacity(vals.len());
+    for v in vals {
+        hit_or_miss(ctx, v.is_some());
+        out.push(v.map_or(Reply::Nil, Reply::Bulk));
+    }
+    Ok(Reply::Array(out))
+}
+
+/// MSET / MSETNX (`nx`): all keys are set, or none when one exists.
+fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
+    if argv.len().is_multiple_of(2) {
+        return Err(RedisError::arity(&argv[0]));
+    }
+    let db = ctx.db();
+    let keys: Vec<Bytes> = argv[1..].iter().step_by(2).cloned().collect();
+    let mut g = ctx.lock(&db, &keys);
+    if nx && keys.iter().any(|k| g.exists(k)) {
+        return Ok(Reply::Int(0));
+    }
+    for pair in argv[1..].chunks_exact(2) {
+        store(&mut g, &pair[0], &pair[1]);
+    }
+    g.propagate(argv.to_vec());
+    Ok(if nx { Reply::Int(1) } else { Reply::OK })
+}
+
+fn mset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    mset_generic(ctx, argv, false)
+}
+
+fn msetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    mset_generic(ctx, argv, true)
 }

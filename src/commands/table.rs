@@ -109,6 +109,11 @@ fn handlers() -> Vec<(&'static str, Handler)> {
     let groups: &[&[(&'static str, Handler)]] = &[
         super::connection::COMMANDS,
         super::string::COMMANDS,
+        super::string_edit::COMMANDS,
+        super::string_num::COMMANDS,
+        super::bitmap::COMMANDS,
+        super::bitfield::COMMANDS,
+        super::lcs::COMMANDS,
         super::generic::COMMANDS,
         super::expire::COMMANDS,
         super::keyscan::COMMANDS,

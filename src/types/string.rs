@@ -32,6 +32,17 @@ impl StrValue {
         }
     }
 
+    /// A string object without the integer attempt (Redis's
+    /// createStringObject): embstr when short, raw otherwise. INCRBYFLOAT
+    /// results are stored this way.
+    pub fn from_plain(b: &[u8]) -> StrValue {
+        if b.len() <= EMBSTR_LIMIT {
+            StrValue::Emb(b.into())
+        } else {
+            StrValue::Raw(b.to_vec())
+        }
+    }
+
     pub fn from_int(n: i64) -> StrValue {
         StrValue::Int(n)
     }

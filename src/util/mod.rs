@@ -1,8 +1,10 @@
 //! Leaf helpers shared by every layer: no locks, no I/O.
 
+pub mod bignum;
 pub mod clock;
 pub mod fork;
 pub mod glob;
+pub mod ldouble;
 pub mod numfmt;
 pub mod numparse;
 pub mod split;

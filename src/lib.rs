@@ -18,6 +18,7 @@ pub mod logging;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod types;
 pub mod util;

@@ -17,6 +17,7 @@ pub mod meta;
 pub mod object;
 pub mod persist;
 pub mod pubsub;
+pub mod repl;
 pub mod string;
 pub mod string_edit;
 pub mod string_num;

@@ -125,6 +125,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::list::COMMANDS,
         super::blocking::COMMANDS,
         super::pubsub::COMMANDS,
+        super::repl::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

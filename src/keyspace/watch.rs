@@ -128,6 +128,9 @@ impl Watches {
                         Some(false) => {}
                     }
                 } else if !was && after == Some(true) {
+                    // A missing key replaced by a stale one: logically no
+                    // change, and EXEC must not see it as newly expired.
+                    w.expired = true;
                     continue;
                 }
                 w.dirty.store(true, Ordering::Release);

@@ -138,35 +138,45 @@ pub fn save(srv: &Server, gate_held: bool) -> Result<(), String> {
     }
 }
 
+/// Fork a child that writes a snapshot to `path`; `at_fork` runs while the
+/// gate is held, i.e. at the exact point in the write stream that the
+/// snapshot captures (replication registers its stream consumer there).
+pub fn fork_snapshot(
+    srv: &Server,
+    path: PathBuf,
+    gate_held: bool,
+    at_fork: impl FnOnce(),
+) -> Result<i32, String> {
+    let dbs = all_dbs(&srv.ks);
+    let compress = srv.config.get_bool("rdbcompression");
+    let checksum = srv.config.get_bool("rdbchecksum");
+    let _gate = if gate_held {
+        None
+    } else {
+        Some(srv.ks.gate.write())
+    };
+    at_fork();
+    crate::util::fork::fork_child(move || {
+        match write_snapshot(&dbs, &path, compress, checksum, false) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
+    })
+    .map_err(|e| format!("Can't save in background: fork: {e}"))
+}
+
 /// BGSAVE: fork and write the snapshot in the child.
 pub fn bgsave(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
     if srv.persist.in_progress() {
         return Err("Background save already in progress".into());
     }
-    let dbs = all_dbs(&srv.ks);
-    let path = rdb_path(srv);
-    let compress = srv.config.get_bool("rdbcompression");
-    let checksum = srv.config.get_bool("rdbchecksum");
     srv.persist
         .dirty_at_start
         .store(srv.stats.dirty.load(Ordering::Relaxed), Ordering::Relaxed);
     srv.persist
         .last_bgsave_try_ms
         .store(clock::now_ms(), Ordering::Relaxed);
-    let pid = {
-        let _gate = if gate_held {
-            None
-        } else {
-            Some(srv.ks.gate.write())
-        };
-        crate::util::fork::fork_child(move || {
-            match write_snapshot(&dbs, &path, compress, checksum, false) {
-                Ok(()) => 0,
-                Err(_) => 1,
-            }
-        })
-        .map_err(|e| format!("Can't save in background: fork: {e}"))?
-    };
+    let pid = fork_snapshot(srv, rdb_path(srv), gate_held, || {})?;
     srv.persist
         .child_pid
         .store(i64::from(pid), Ordering::Relaxed);

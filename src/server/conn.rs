@@ -26,6 +26,8 @@ enum Next {
     Close,
     /// A blocking command is waiting (its PendingBlock is in the session).
     Block,
+    /// SYNC/PSYNC: hand the socket to the replication feeder.
+    Replica,
 }
 
 /// Serve one client until it disconnects, is killed, or the server stops.
@@ -70,7 +72,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                         }
                         match next {
                             Next::Continue => break,
-                            Next::Close => break 'outer,
+                            Next::Close | Next::Replica => break 'outer,
                             Next::Block => {
                                 let Some(reply) = conn.wait_block(&srv, &mut sess, &mut rd).await else {
                                     break 'outer;
@@ -88,6 +90,9 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
     let _ = flush(&srv, &mut wr, &mut conn.out, &info).await;
     if let Some(pb) = sess.pending_block.take() {
         srv.ks.blocking.claim_id(pb.id);
+    }
+    if let Some(psync) = sess.replica_sync {
+        crate::replication::primary::serve_replica(srv.clone(), rd, wr, psync).await;
     }
     cleanup(&srv, &mut sess);
 }
@@ -129,6 +134,9 @@ impl Conn {
                     }
                     if sess.close_after_reply {
                         return Next::Close;
+                    }
+                    if sess.replica_sync.is_some() {
+                        return Next::Replica;
                     }
                 }
                 Ok(None) => break,

@@ -17,6 +17,10 @@ use parking_lot::Mutex;
 pub trait Sink: Send + Sync {
     /// Receive commands for database `db`, in application order.
     fn feed(&self, db: usize, cmds: &[Vec<Bytes>]);
+    /// False once the consumer is gone; the sink is then dropped.
+    fn alive(&self) -> bool {
+        true
+    }
 }
 
 #[derive(Default)]
@@ -37,8 +41,18 @@ pub struct Propagator {
 impl Propagator {
     pub fn add_sink(&self, sink: Arc<dyn Sink>) {
         let mut inner = self.inner.lock();
+        inner.sinks.retain(|s| s.alive());
         inner.sinks.push(sink);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// Drop sinks whose consumers went away.
+    pub fn prune(&self) {
+        let mut inner = self.inner.lock();
+        inner.sinks.retain(|s| s.alive());
+        if inner.sinks.is_empty() && inner.tx.is_none() {
+            self.active.store(false, Ordering::Release);
+        }
     }
 
     /// Append the effects of one command.
@@ -71,14 +85,23 @@ impl Propagator {
         if tx.is_empty() {
             return;
         }
+        // Like Redis 7.0, a transaction with a single write is propagated
+        // without the MULTI/EXEC wrapper.
+        if tx.len() == 1 {
+            for s in &inner.sinks {
+                s.feed(tx[0].0, std::slice::from_ref(&tx[0].1));
+            }
+            return;
+        }
         let db = tx[0].0;
+        let last_db = tx[tx.len() - 1].0;
         let multi = vec![vec![Bytes::from_static(b"MULTI")]];
         for s in &inner.sinks {
             s.feed(db, &multi);
             for (d, c) in &tx {
                 s.feed(*d, std::slice::from_ref(c));
             }
-            s.feed(db, &[vec![Bytes::from_static(b"EXEC")]]);
+            s.feed(last_db, &[vec![Bytes::from_static(b"EXEC")]]);
         }
     }
 }

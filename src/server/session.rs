@@ -63,6 +63,8 @@ pub struct Session {
     pub subs: std::collections::BTreeSet<Bytes>,
     pub psubs: std::collections::BTreeSet<Bytes>,
     pub ssubs: std::collections::BTreeSet<Bytes>,
+    /// SYNC (false) / PSYNC (true) received: the connection becomes a replica link.
+    pub replica_sync: Option<bool>,
 }
 
 impl Session {
@@ -91,6 +93,7 @@ impl Session {
             subs: Default::default(),
             psubs: Default::default(),
             ssubs: Default::default(),
+            replica_sync: None,
         }
     }
 

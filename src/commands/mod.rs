@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bitfield;
 pub mod bitmap;
 pub mod blocking;
+pub mod cluster;
 pub mod connection;
 pub mod ctx;
 pub mod expire;

@@ -126,6 +126,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::blocking::COMMANDS,
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
+        super::cluster::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -11,6 +11,8 @@ use bytes::Bytes;
 use super::call::call;
 use super::session::{Queued, Session};
 use super::Server;
+use crate::cluster::routing::Query;
+use crate::command::keys::key_positions;
 use crate::commands::table::{flag, Command};
 use crate::error::RedisError;
 use crate::protocol::Reply;
@@ -79,6 +81,14 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
     }
+    if let Err(e) = cluster_route(srv, sess, cmd, &argv) {
+        if cmd.meta.name == "exec" {
+            sess.multi = None;
+            sess.multi_error = false;
+            sess.info.multi.store(-1, Ordering::Relaxed);
+        }
+        return reject(srv, sess, Some(cmd), e);
+    }
     if sess.in_multi() && !bypasses_queue(cmd) {
         if let Some(q) = sess.multi.as_mut() {
             q.push(Queued { argv });
@@ -87,6 +97,10 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
         return Reply::Status("QUEUED");
     }
     let reply = call(srv, sess, cmd, &argv, false);
+    // ASKING lasts for one command (or until EXEC when in MULTI).
+    if sess.asking && cmd.meta.name != "asking" && !sess.in_multi() {
+        sess.asking = false;
+    }
     if srv.ks.blocking.count() > 0 {
         crate::commands::blocking::serve_ready(srv);
     }
@@ -124,6 +138,58 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }
     Ok(())
+}
+
+/// Cluster redirection (MOVED/ASK/CROSSSLOT/TRYAGAIN/CLUSTERDOWN), checked
+/// after auth and before the command runs or is queued, as Redis does.
+fn cluster_route(
+    srv: &Server,
+    sess: &Session,
+    cmd: &Command,
+    argv: &[Bytes],
+) -> Result<(), RedisError> {
+    let Some(cluster) = &srv.cluster else {
+        return Ok(());
+    };
+    let is_exec = cmd.meta.name == "exec";
+    if cmd.meta.key_specs.is_empty() && !is_exec {
+        return Ok(());
+    }
+    if is_exec && sess.multi.is_none() {
+        return Ok(());
+    }
+    let mut owned: Vec<Bytes> = Vec::new();
+    let mut is_write = cmd.has(flag::WRITE);
+    if is_exec {
+        for q in sess.multi.iter().flatten() {
+            if let Ok(c) = resolve(srv, &q.argv) {
+                is_write |= c.has(flag::WRITE);
+                owned.extend(
+                    key_positions(c.meta, &q.argv)
+                        .into_iter()
+                        .map(|i| q.argv[i].clone()),
+                );
+            }
+        }
+    } else {
+        owned.extend(
+            key_positions(cmd.meta, argv)
+                .into_iter()
+                .map(|i| argv[i].clone()),
+        );
+    }
+    let keys: Vec<&[u8]> = owned.iter().map(|k| &k[..]).collect();
+    let q = Query {
+        keys: &keys,
+        is_write,
+        asking: sess.asking,
+        readonly_client: sess.readonly,
+        is_migrate: cmd.meta.name == "migrate",
+    };
+    let db = srv.ks.db(0);
+    let now = crate::util::clock::now_ms();
+    let exists = |k: &[u8]| matches!(db.contains_raw(k), Some(at) if at == 0 || at >= now);
+    cluster.map().route(&q, exists).map_err(RedisError::from)
 }
 
 fn allowed_in_subscribe_mode(cmd: &Command) -> bool {

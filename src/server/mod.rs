@@ -68,6 +68,8 @@ pub struct Server {
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
     pub pubsub: crate::pubsub::PubSub,
+    /// Present when `cluster-enabled yes`.
+    pub cluster: Option<crate::cluster::Cluster>,
 }
 
 impl Server {
@@ -81,6 +83,9 @@ impl Server {
             .collect();
         let now = crate::util::clock::now_ms();
         let port = config.get_i64("port").max(0) as u64;
+        let cluster = config
+            .get_bool("cluster-enabled")
+            .then(|| crate::cluster::Cluster::new(&config));
         Arc::new(Server {
             config,
             ks,
@@ -105,6 +110,7 @@ impl Server {
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
             pubsub: Default::default(),
+            cluster,
         })
     }
 

@@ -65,6 +65,10 @@ pub struct Session {
     pub ssubs: std::collections::BTreeSet<Bytes>,
     /// SYNC (false) / PSYNC (true) received: the connection becomes a replica link.
     pub replica_sync: Option<bool>,
+    /// ASKING was sent: the next command may touch an importing slot.
+    pub asking: bool,
+    /// READONLY: reads of the master's slots are served by this replica.
+    pub readonly: bool,
 }
 
 impl Session {
@@ -94,6 +98,8 @@ impl Session {
             psubs: Default::default(),
             ssubs: Default::default(),
             replica_sync: None,
+            asking: false,
+            readonly: false,
         }
     }
 

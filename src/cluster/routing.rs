@@ -1,0 +1,192 @@
+//! Hot path: the cluster redirection decision (Redis 7.0 getNodeByQuery +
+//! clusterRedirectClient) against an immutable snapshot of slot ownership,
+//! published after every cluster state change (one atomic load per command).
+
+use std::collections::{HashMap, HashSet};
+
+use super::state::ClusterState;
+use crate::error::RedisError;
+use crate::keyspace::{key_slot, SLOTS};
+
+const NONE: u16 = u16::MAX;
+
+/// Routing snapshot.
+#[derive(Debug)]
+pub struct SlotMap {
+    pub ok: bool,
+    owners: Box<[u16]>,
+    /// `ip:port` (or `hostname:port`) of each node index.
+    endpoints: Vec<String>,
+    myself: u16,
+    /// When myself is a replica: the index of its master.
+    my_master: Option<u16>,
+    migrating: HashMap<u16, u16>,
+    importing: HashSet<u16>,
+    pub allow_reads_when_down: bool,
+}
+
+/// Why a command cannot run here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redirect {
+    Moved(u16, String),
+    Ask(u16, String),
+    CrossSlot,
+    TryAgain,
+    Down,
+    DownReadOnly,
+    Unbound,
+}
+
+impl From<Redirect> for RedisError {
+    fn from(r: Redirect) -> RedisError {
+        RedisError::raw(match r {
+            Redirect::Moved(s, e) => format!("MOVED {s} {e}"),
+            Redirect::Ask(s, e) => format!("ASK {s} {e}"),
+            Redirect::CrossSlot => "CROSSSLOT Keys in request don't hash to the same slot".into(),
+            Redirect::TryAgain => "TRYAGAIN Multiple keys request during rehashing of slot".into(),
+            Redirect::Down => "CLUSTERDOWN The cluster is down".into(),
+            Redirect::DownReadOnly => {
+                "CLUSTERDOWN The cluster is down and only accepts read commands".into()
+            }
+            Redirect::Unbound => "CLUSTERDOWN Hash slot not served".into(),
+        })
+    }
+}
+
+/// What the routing decision needs to know about the request.
+pub struct Query<'a> {
+    pub keys: &'a [&'a [u8]],
+    pub is_write: bool,
+    pub asking: bool,
+    pub readonly_client: bool,
+    pub is_migrate: bool,
+}
+
+impl SlotMap {
+    /// Build the snapshot from the state (`preferred` endpoint type: ip or hostname).
+    pub fn build(st: &ClusterState, allow_reads_when_down: bool, use_hostname: bool) -> SlotMap {
+        let ids: Vec<_> = st.nodes.keys().copied().collect();
+        let index =
+            |id: &super::NodeId| ids.iter().position(|x| x == id).map_or(NONE, |i| i as u16);
+        let endpoints = st
+            .nodes
+            .values()
+            .map(|n| {
+                let host = if use_hostname && !n.hostname.is_empty() {
+                    &n.hostname
+                } else {
+                    &n.ip
+                };
+                format!("{host}:{}", n.port)
+            })
+            .collect();
+        let owners = st
+            .owners
+            .iter()
+            .map(|o| o.as_ref().map_or(NONE, index))
+            .collect();
+        let me = st.me();
+        let my_master = if me.flags.replica {
+            me.master.as_ref().map(index)
+        } else {
+            None
+        };
+        SlotMap {
+            ok: st.ok,
+            owners,
+            endpoints,
+            myself: index(&st.myself),
+            my_master,
+            migrating: st.migrating.iter().map(|(s, n)| (*s, index(n))).collect(),
+            importing: st.importing.keys().copied().collect(),
+            allow_reads_when_down,
+        }
+    }
+
+    fn endpoint(&self, idx: u16) -> String {
+        self.endpoints
+            .get(usize::from(idx))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Decide whether the request runs here. `exists(key)` reports whether
+    /// a key is present (only asked for open slots).
+    pub fn route(&self, q: &Query, exists: impl Fn(&[u8]) -> bool) -> Result<(), Redirect> {
+        let mut slot: Option<u16> = None;
+        let mut owner = NONE;
+        let (mut migrating, mut importing) = (false, false);
+        let (mut missing, mut existing) = (0, 0);
+        let mut multiple_keys = false;
+        let mut first_key: Option<&[u8]> = None;
+        for &k in q.keys {
+            let s = key_slot(k);
+            match slot {
+                None => {
+                    slot = Some(s);
+                    owner = self.owners[usize::from(s)];
+                    if owner == NONE {
+                        return Err(Redirect::Unbound);
+                    }
+                    first_key = Some(k);
+                    if owner == self.myself && self.migrating.contains_key(&s) {
+                        migrating = true;
+                    } else if self.importing.contains(&s) {
+                        importing = true;
+                    }
+                }
+                Some(prev) if prev != s => return Err(Redirect::CrossSlot),
+                Some(_) => {
+                    if first_key != Some(k) {
+                        multiple_keys = true;
+                    }
+                }
+            }
+            if migrating || importing {
+                if exists(k) {
+                    existing += 1;
+                } else {
+                    missing += 1;
+                }
+            }
+        }
+        let Some(slot) = slot else { return Ok(()) };
+        if !self.ok {
+            if !self.allow_reads_when_down {
+                return Err(Redirect::Down);
+            }
+            if q.is_write {
+                return Err(Redirect::DownReadOnly);
+            }
+        }
+        if (migrating || importing) && q.is_migrate {
+            return Ok(());
+        }
+        if migrating && missing > 0 {
+            if existing > 0 {
+                return Err(Redirect::TryAgain);
+            }
+            let to = self.migrating.get(&slot).copied().unwrap_or(NONE);
+            return Err(Redirect::Ask(slot, self.endpoint(to)));
+        }
+        if importing && q.asking {
+            if multiple_keys && missing > 0 {
+                return Err(Redirect::TryAgain);
+            }
+            return Ok(());
+        }
+        if q.readonly_client && !q.is_write && self.my_master == Some(owner) {
+            return Ok(());
+        }
+        if owner != self.myself {
+            return Err(Redirect::Moved(slot, self.endpoint(owner)));
+        }
+        Ok(())
+    }
+
+    /// Number of slots (for sanity checks in tests).
+    pub fn slots(&self) -> usize {
+        debug_assert_eq!(self.owners.len(), SLOTS);
+        self.owners.len()
+    }
+}

@@ -1,0 +1,486 @@
+//! CLUSTER subcommands that read or change the local cluster state, plus
+//! ASKING, READONLY and READWRITE. Subcommands that talk to other nodes
+//! (MEET, REPLICATE, FAILOVER) live in `cluster_net.rs`.
+
+use bytes::Bytes;
+
+use super::ctx::Ctx;
+use super::table::Handler;
+use crate::cluster::slots::{parse_slot, ranges};
+use crate::cluster::state::{ClusterState, OpenSlot};
+use crate::cluster::{Cluster, NodeId};
+use crate::command::args;
+use crate::error::{CmdResult, RedisError};
+use crate::keyspace::SLOTS;
+use crate::protocol::Reply;
+
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("asking", asking),
+    ("readonly", readonly),
+    ("readwrite", readwrite),
+    ("cluster|info", info),
+    ("cluster|myid", myid),
+    ("cluster|nodes", nodes),
+    ("cluster|slots", slots),
+    ("cluster|shards", shards),
+    ("cluster|keyslot", keyslot),
+    ("cluster|countkeysinslot", countkeysinslot),
+    ("cluster|getkeysinslot", getkeysinslot),
+    ("cluster|addslots", addslots),
+    ("cluster|addslotsrange", addslotsrange),
+    ("cluster|delslots", delslots),
+    ("cluster|delslotsrange", delslotsrange),
+    ("cluster|flushslots", flushslots),
+    ("cluster|setslot", setslot),
+    ("cluster|set-config-epoch", set_config_epoch),
+    ("cluster|bumpepoch", bumpepoch),
+    ("cluster|count-failure-reports", count_failure_reports),
+    ("cluster|forget", forget),
+    ("cluster|saveconfig", saveconfig),
+    ("cluster|links", links),
+];
+
+/// The cluster, or Redis's error when cluster mode is off.
+pub fn cluster<'a>(ctx: &Ctx<'a>) -> Result<&'a Cluster, RedisError> {
+    let srv: &'a std::sync::Arc<crate::server::Server> = ctx.srv;
+    srv.cluster
+        .as_ref()
+        .ok_or_else(|| RedisError::err("This instance has cluster support disabled"))
+}
+
+fn asking(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    ctx.sess.asking = true;
+    Ok(Reply::OK)
+}
+
+fn readonly(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    ctx.sess.readonly = true;
+    Ok(Reply::OK)
+}
+
+fn readwrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    ctx.sess.readonly = false;
+    Ok(Reply::OK)
+}
+
+fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let text = cluster(ctx)?.read(|st| st.info_text());
+    Ok(Reply::Verbatim(Bytes::from(text)))
+}
+
+fn myid(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let id = cluster(ctx)?.read(|st| st.myself);
+    Ok(Reply::bulk_str(id.as_str()))
+}
+
+fn nodes(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let now = ctx.now_ms;
+    let text = cluster(ctx)?.read(|st| st.nodes_text(now));
+    Ok(Reply::Verbatim(Bytes::from(text)))
+}
+
+fn node_entry(st: &ClusterState, id: &NodeId) -> Reply {
+    let Some(n) = st.nodes.get(id) else {
+        return Reply::empty_array();
+    };
+    let mut meta = Vec::new();
+    if !n.hostname.is_empty() {
+        meta.push((Reply::bulk_str("hostname"), Reply::bulk_str(&n.hostname)));
+    }
+    Reply::Array(vec![
+        Reply::bulk_str(&n.ip),
+        Reply::Int(i64::from(n.port)),
+        Reply::bulk_str(id.as_str()),
+        Reply::Map(meta),
+    ])
+}
+
+/// Replicas of `master` that are not failing.
+fn replicas_of(st: &ClusterState, master: &NodeId) -> Vec<NodeId> {
+    st.nodes
+        .values()
+        .filter(|n| n.master.as_ref() == Some(master))
+        .map(|n| n.id)
+        .collect()
+}
+
+fn slots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let reply = cluster(ctx)?.read(|st| {
+        let mut out = Vec::new();
+        let mut start = 0usize;
+        while start < SLOTS {
+            let Some(owner) = st.owners[start] else {
+                start += 1;
+                continue;
+            };
+            let mut end = start;
+            while end + 1 < SLOTS && st.owners[end + 1] == Some(owner) {
+                end += 1;
+            }
+            let mut entry = vec![
+                Reply::Int(start as i64),
+                Reply::Int(end as i64),
+                node_entry(st, &owner),
+            ];
+            for r in replicas_of(st, &owner) {
+                if st.nodes.get(&r).is_some_and(|n| !n.is_failing()) {
+                    entry.push(node_entry(st, &r));
+                }
+            }
+            out.push(Reply::Array(entry));
+            start = end + 1;
+        }
+        Reply::Array(out)
+    });
+    Ok(reply)
+}
+
+fn shard_node(st: &ClusterState, id: &NodeId) -> Reply {
+    let Some(n) = st.nodes.get(id) else {
+        return Reply::Map(vec![]);
+    };
+    let kv = |k: &str, v: Reply| (Reply::bulk_str(k), v);
+    let role = if n.flags.replica { "replica" } else { "master" };
+    let health = if n.is_failing() { "fail" } else { "online" };
+    let mut m = vec![
+        kv("id", Reply::bulk_str(id.as_str())),
+        kv("port", Reply::Int(i64::from(n.port))),
+        kv("ip", Reply::bulk_str(&n.ip)),
+        kv("endpoint", Reply::bulk_str(&n.ip)),
+    ];
+    if !n.hostname.is_empty() {
+        m.push(kv("hostname", Reply::bulk_str(&n.hostname)));
+    }
+    m.push(kv("role", Reply::bulk_str(role)));
+    m.push(kv("replication-offset", Reply::Int(n.repl_offset)));
+    m.push(kv("health", Reply::bulk_str(health)));
+    Reply::Map(m)
+}
+
+fn shards(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let reply = cluster(ctx)?.read(|st| {
+        let masters: Vec<&crate::cluster::state::Node> =
+            st.nodes.values().filter(|n| n.is_master()).collect();
+        let out = masters
+            .into_iter()
+            .map(|m| {
+                let mut slots = Vec::new();
+                for (a, b) in ranges(m.slots.iter()) {
+                    slots.push(Reply::Int(i64::from(a)));
+                    slots.push(Reply::Int(i64::from(b)));
+                }
+                let mut nodes = vec![shard_node(st, &m.id)];
+                nodes.extend(replicas_of(st, &m.id).iter().map(|r| shard_node(st, r)));
+                Reply::Map(vec![
+                    (Reply::bulk_str("slots"), Reply::Array(slots)),
+                    (Reply::bulk_str("nodes"), Reply::Array(nodes)),
+                ])
+            })
+            .collect();
+        Reply::Array(out)
+    });
+    Ok(reply)
+}
+
+fn keyslot(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    Ok(Reply::Int(i64::from(crate::keyspace::key_slot(&argv[2]))))
+}
+
+fn countkeysinslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let n = args::int(&argv[2])?;
+    if !(0..SLOTS as i64).contains(&n) {
+        return Err(RedisError::err("Invalid slot"));
+    }
+    Ok(Reply::Int(ctx.ks().db(0).slot_len(n as u16) as i64))
+}
+
+fn getkeysinslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let slot = args::int(&argv[2])?;
+    let count = args::int(&argv[3])?;
+    if !(0..SLOTS as i64).contains(&slot) || count < 0 {
+        return Err(RedisError::err("Invalid slot or number of keys"));
+    }
+    let db = ctx.ks().db(0);
+    let g = db.lock_slot(slot as u16);
+    let keys: Vec<Bytes> = g
+        .as_ref()
+        .map(|s| {
+            s.keys()
+                .take(count as usize)
+                .map(|k| Bytes::copy_from_slice(k))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Reply::bulks(keys))
+}
+
+fn slot_args(argv: &[Bytes]) -> Result<Vec<u16>, RedisError> {
+    argv.iter()
+        .map(|a| parse_slot(a).ok_or_else(|| RedisError::err("Invalid or out of range slot")))
+        .collect()
+}
+
+fn range_args(argv: &[Bytes]) -> Result<Vec<u16>, RedisError> {
+    if !argv.len().is_multiple_of(2) {
+        return Err(RedisError::arity(b"cluster|addslotsrange"));
+    }
+    let mut out = Vec::new();
+    for pair in argv.chunks(2) {
+        let a = slot_args(&pair[..1])?[0];
+        let b = slot_args(&pair[1..])?[0];
+        if a > b {
+            return Err(RedisError::err(format!(
+                "start slot number {a} is greater than end slot number {b}"
+            )));
+        }
+        out.extend(a..=b);
+    }
+    Ok(out)
+}
+
+fn change_slots(ctx: &Ctx, slots: Vec<u16>, add: bool) -> CmdResult {
+    let cl = cluster(ctx)?;
+    cl.with(&ctx.srv.config, |st| {
+        if add {
+            st.add_slots(&slots)
+        } else {
+            st.del_slots(&slots)
+        }
+    })
+    .map_err(RedisError::raw)?;
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+fn addslots(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    let s = slot_args(&argv[2..])?;
+    change_slots(ctx, s, true)
+}
+
+fn addslotsrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    let s = range_args(&argv[2..])?;
+    change_slots(ctx, s, true)
+}
+
+fn delslots(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    let s = slot_args(&argv[2..])?;
+    change_slots(ctx, s, false)
+}
+
+fn delslotsrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    let s = range_args(&argv[2..])?;
+    change_slots(ctx, s, false)
+}
+
+fn flushslots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    if !ctx.ks().db(0).is_empty() {
+        return Err(RedisError::err(
+            "DB must be empty to perform CLUSTER FLUSHSLOTS.",
+        ));
+    }
+    cl.with(&ctx.srv.config, |st| {
+        let mine: Vec<u16> = st.me().slots.iter().collect();
+        for s in mine {
+            st.assign(s, None);
+        }
+    });
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let is_replica = cl.read(|st| st.me().flags.replica);
+    if is_replica {
+        return Err(RedisError::err("Please use SETSLOT only with masters."));
+    }
+    let slot =
+        parse_slot(&argv[2]).ok_or_else(|| RedisError::err("Invalid or out of range slot"))?;
+    let action = args::lower(&argv[3]);
+    let bad = || {
+        RedisError::err("Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
+    };
+    let node_arg = || -> Result<NodeId, RedisError> {
+        let a = argv.get(4).ok_or_else(bad)?;
+        let id = NodeId::parse(a);
+        let known = id.is_some_and(|id| cl.read(|st| st.nodes.contains_key(&id)));
+        match id {
+            Some(id) if known => Ok(id),
+            _ => Err(RedisError::err(format!(
+                "I don't know about node {}",
+                args::text(a)
+            ))),
+        }
+    };
+    let keys_in_slot = ctx.ks().db(0).slot_len(slot);
+    match (action.as_str(), argv.len()) {
+        ("migrating", 5) => {
+            if cl.read(|st| st.owners[usize::from(slot)] != Some(st.myself)) {
+                return Err(RedisError::err(format!(
+                    "I'm not the owner of hash slot {slot}"
+                )));
+            }
+            let to = node_arg()?;
+            cl.with(&ctx.srv.config, |st| {
+                set_open(st, slot, Some(OpenSlot::Migrating(to)))
+            });
+        }
+        ("importing", 5) => {
+            if cl.read(|st| st.owners[usize::from(slot)] == Some(st.myself)) {
+                return Err(RedisError::err(format!(
+                    "I'm already the owner of hash slot {slot}"
+                )));
+            }
+            let from = node_arg()?;
+            cl.with(&ctx.srv.config, |st| {
+                set_open(st, slot, Some(OpenSlot::Importing(from)))
+            });
+        }
+        ("stable", 4) => cl.with(&ctx.srv.config, |st| set_open(st, slot, None)),
+        ("node", 5) => {
+            let to = node_arg()?;
+            setslot_node(ctx, cl, slot, to, keys_in_slot)?;
+        }
+        _ => return Err(bad()),
+    }
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+fn set_open(st: &mut ClusterState, slot: u16, open: Option<OpenSlot>) {
+    st.migrating.remove(&slot);
+    st.importing.remove(&slot);
+    match open {
+        Some(OpenSlot::Migrating(n)) => {
+            st.migrating.insert(slot, n);
+        }
+        Some(OpenSlot::Importing(n)) => {
+            st.importing.insert(slot, n);
+        }
+        None => {}
+    }
+}
+
+fn setslot_node(
+    ctx: &Ctx,
+    cl: &Cluster,
+    slot: u16,
+    to: NodeId,
+    keys_in_slot: usize,
+) -> Result<(), RedisError> {
+    let (me, owner) = cl.read(|st| (st.myself, st.owners[usize::from(slot)]));
+    if owner == Some(me) && to != me && keys_in_slot > 0 {
+        return Err(RedisError::err(format!(
+            "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
+        )));
+    }
+    cl.with(&ctx.srv.config, |st| {
+        if st.migrating.contains_key(&slot) && to != me {
+            st.migrating.remove(&slot);
+        }
+        let was_importing = st.importing.remove(&slot).is_some();
+        st.assign(slot, Some(to));
+        // Taking a slot we were importing: claim it with a new epoch so the
+        // rest of the cluster accepts the change (Redis bumps without consensus).
+        if was_importing && to == me {
+            bump_epoch(st);
+        }
+    });
+    Ok(())
+}
+
+/// Give myself a config epoch greater than any other (BUMPEPOCH semantics).
+/// Returns true when the epoch changed.
+pub fn bump_epoch(st: &mut ClusterState) -> bool {
+    let max = st
+        .nodes
+        .values()
+        .map(|n| n.config_epoch)
+        .max()
+        .unwrap_or(0)
+        .max(st.current_epoch);
+    let mine = st.me().config_epoch;
+    if mine == 0 || mine != max || st.nodes.values().filter(|n| n.config_epoch == max).count() > 1 {
+        st.current_epoch = max + 1;
+        st.me_mut().config_epoch = max + 1;
+        return true;
+    }
+    false
+}
+
+fn set_config_epoch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let epoch = args::int(&argv[2])?;
+    if epoch < 0 {
+        return Err(RedisError::err(format!(
+            "Invalid config epoch specified: {epoch}"
+        )));
+    }
+    let res = cl.with(&ctx.srv.config, |st| {
+        if st.nodes.len() > 1 {
+            return Err("ERR The user can assign a config epoch only when the node does not know any other node.");
+        }
+        if st.me().config_epoch != 0 {
+            return Err("ERR Node config epoch is already non-zero");
+        }
+        st.me_mut().config_epoch = epoch as u64;
+        st.current_epoch = st.current_epoch.max(epoch as u64);
+        Ok(())
+    });
+    res.map_err(RedisError::raw)?;
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+fn bumpepoch(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let (bumped, epoch) = cl.with(&ctx.srv.config, |st| (bump_epoch(st), st.me().config_epoch));
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::StatusOwned(format!(
+        "{} {epoch}",
+        if bumped { "BUMPED" } else { "STILL" }
+    )))
+}
+
+fn known_node(cl: &Cluster, arg: &[u8]) -> Result<NodeId, RedisError> {
+    NodeId::parse(arg)
+        .filter(|id| cl.read(|st| st.nodes.contains_key(id)))
+        .ok_or_else(|| RedisError::err(format!("Unknown node {}", args::text(arg))))
+}
+
+fn count_failure_reports(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let id = known_node(cl, &argv[2])?;
+    Ok(Reply::Int(
+        cl.read(|st| st.nodes.get(&id).map_or(0, |n| n.fail_reports.len())) as i64,
+    ))
+}
+
+fn forget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let id = known_node(cl, &argv[2])?;
+    let res = cl.with(&ctx.srv.config, |st| st.forget(id));
+    res.map_err(RedisError::raw)?;
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+fn saveconfig(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    cluster(ctx)?;
+    crate::cluster::save_config(ctx.srv)
+        .map_err(|e| RedisError::err(format!("error saving the cluster node config: {e}")))?;
+    Ok(Reply::OK)
+}
+
+fn links(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    Ok(Reply::Array(cl.links_reply()))
+}

@@ -114,6 +114,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::introspect::COMMANDS,
         super::admin::COMMANDS,
         super::persist::COMMANDS,
+        super::hash::COMMANDS,
+        super::set::COMMANDS,
+        super::set_ops::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

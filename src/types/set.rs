@@ -126,6 +126,9 @@ impl SetValue {
                     let Err(pos) = v.binary_search(&n) else {
                         return false;
                     };
+                    // Exact growth: an intset is reallocated per insert in
+                    // Redis too, and doubling would waste up to half.
+                    v.reserve_exact(1);
                     v.insert(pos, n);
                     if v.len() > max_intset {
                         self.convert(0);

@@ -127,6 +127,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
         super::cluster::COMMANDS,
+        super::hash::COMMANDS,
+        super::set::COMMANDS,
+        super::set_ops::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -152,6 +152,27 @@ impl<'a> KeyGuards<'a> {
         self.shard(key)?.get(key)
     }
 
+    /// Shared views of several live keys at once, for multi-key reads
+    /// (SINTER, SUNION ...). Applies lazy expiry and records the access of
+    /// each key first; missing and expired keys give `None`.
+    pub fn values_many<K: AsRef<[u8]>>(&mut self, keys: &[K]) -> Vec<Option<&Value>> {
+        for k in keys {
+            let _ = self.get_mut(k.as_ref());
+        }
+        let this = &*self;
+        keys.iter()
+            .map(|k| {
+                let i = this.guard_index(k.as_ref());
+                this.locked[i]
+                    .1
+                    .as_deref()
+                    .and_then(|s| s.get(k.as_ref()))
+                    .filter(|e| !e.is_expired(this.now))
+                    .map(|e| &e.value)
+            })
+            .collect()
+    }
+
     /// Does a live key exist?
     pub fn exists(&mut self, key: &[u8]) -> bool {
         self.peek(key).is_some()

@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, RdbError, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
+use crate::types::{EncodingLimits, HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
 
 /// One key read from the file.
 #[derive(Debug)]
@@ -28,11 +28,17 @@ pub struct Meta {
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    /// Thresholds that pick the encodings of loaded hashes and sets.
+    pub limits: EncodingLimits,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data, pos: 0 }
+        Reader {
+            data,
+            pos: 0,
+            limits: EncodingLimits::default(),
+        }
     }
 
     pub fn pos(&self) -> usize {
@@ -128,20 +134,23 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
         }
         rtype::SET => {
             let n = r.length()?;
-            let mut s = std::collections::HashSet::with_hasher(ahash::RandomState::new());
+            let mut members = Vec::new();
             for _ in 0..n {
-                s.insert(r.string()?.into_boxed_slice());
+                members.push(r.string()?);
             }
-            Ok(Value::Set(SetValue::Table(s)))
+            Ok(Value::Set(SetValue::from_members(
+                &members,
+                r.limits.set_max_intset,
+            )))
         }
         rtype::HASH => {
             let n = r.length()?;
-            let mut m = std::collections::HashMap::with_hasher(ahash::RandomState::new());
+            let mut pairs = Vec::new();
             for _ in 0..n {
-                let f = r.string()?.into_boxed_slice();
-                m.insert(f, r.string()?.into_boxed_slice());
+                let f = r.string()?;
+                pairs.push((f, r.string()?));
             }
-            Ok(Value::Hash(HashValue::Table(m)))
+            Ok(Value::Hash(HashValue::from_pairs(pairs, r.limits.hash)))
         }
         rtype::ZSET | rtype::ZSET_2 => {
             let n = r.length()?;
@@ -180,9 +189,19 @@ fn read_text_double(r: &mut Reader) -> Result<f64, RdbError> {
 /// Parse a whole RDB file, calling `on_item` for every key.
 pub fn load(
     data: &[u8],
+    on_item: impl FnMut(Item) -> Result<(), RdbError>,
+) -> Result<Meta, RdbError> {
+    load_with(data, EncodingLimits::default(), on_item)
+}
+
+/// `load` with the server's encoding thresholds.
+pub fn load_with(
+    data: &[u8],
+    limits: EncodingLimits,
     mut on_item: impl FnMut(Item) -> Result<(), RdbError>,
 ) -> Result<Meta, RdbError> {
     let mut r = Reader::new(data);
+    r.limits = limits;
     if r.take(5)? != b"REDIS" {
         return Err(RdbError::BadSignature);
     }

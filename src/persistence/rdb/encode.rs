@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, ENC_VAL, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{HashValue, SetValue, StrValue, Value, ZSetValue};
+use crate::types::{SetValue, StrValue, Value, ZSetValue};
 use crate::util::numparse::parse_i64;
 
 /// Writes an RDB stream while computing its CRC64.
@@ -116,10 +116,7 @@ pub fn put_value(buf: &mut Vec<u8>, v: &Value, compress: bool) {
                 put_string(buf, f, compress);
                 put_string(buf, v, compress);
             };
-            match h {
-                HashValue::Listpack(v) => v.iter().for_each(|(f, x)| pair(f, x)),
-                HashValue::Table(t) => t.iter().for_each(|(f, x)| pair(f, x)),
-            }
+            h.iter().for_each(|(f, x)| pair(f, x));
         }
         Value::ZSet(z) => {
             buf.push(rtype::ZSET_2);

@@ -1,0 +1,188 @@
+//! Packed byte strings: the compact storage behind small hashes (Redis's
+//! `listpack` encoding) and behind each entry of a large hash.
+//!
+//! `Packed` is one `Vec<u8>` holding strings back to back, each as a LEB128
+//! length followed by its bytes, so a small hash costs one allocation and
+//! one or two bytes of overhead per string (a Redis listpack entry costs
+//! two). Order is insertion order, which is what HGETALL, HKEYS and HSCAN
+//! return for a listpack-encoded hash. Lookups are linear, as in Redis:
+//! the encoding is only used while the hash is small.
+
+/// Append `s` as length + bytes, growing the buffer exactly (Redis also
+/// reallocates its listpack to the exact size on every insert).
+pub fn put(buf: &mut Vec<u8>, s: &[u8]) {
+    let mut hdr = [0u8; 10];
+    let n = encode_len(s.len(), &mut hdr);
+    buf.reserve_exact(n + s.len());
+    buf.extend_from_slice(&hdr[..n]);
+    buf.extend_from_slice(s);
+}
+
+/// Write `len` as LEB128 into `out`; returns the number of bytes used.
+fn encode_len(mut len: usize, out: &mut [u8; 10]) -> usize {
+    let mut i = 0;
+    loop {
+        let b = (len & 0x7f) as u8;
+        len >>= 7;
+        if len == 0 {
+            out[i] = b;
+            return i + 1;
+        }
+        out[i] = b | 0x80;
+        i += 1;
+    }
+}
+
+/// Read one string at `pos`; returns (start, end) of its bytes.
+/// The buffer is only ever written by `put`, so it is well formed.
+pub fn read(buf: &[u8], mut pos: usize) -> (usize, usize) {
+    let mut len = 0usize;
+    let mut shift = 0;
+    while let Some(&b) = buf.get(pos) {
+        pos += 1;
+        len |= usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    (pos, (pos + len).min(buf.len()))
+}
+
+/// Field/value pairs in insertion order (the small-hash encoding).
+#[derive(Debug, Clone, Default)]
+pub struct PackedPairs {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+/// Byte ranges of one pair inside the buffer.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    start: usize,
+    field: (usize, usize),
+    value: (usize, usize),
+}
+
+impl PackedPairs {
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes used by the encoded pairs (MEMORY-style accounting).
+    pub fn byte_len(&self) -> usize {
+        self.buf.capacity()
+    }
+
+    fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= self.buf.len() {
+                return None;
+            }
+            let start = pos;
+            let field = read(&self.buf, pos);
+            let value = read(&self.buf, field.1);
+            pos = value.1;
+            Some(Slot {
+                start,
+                field,
+                value,
+            })
+        })
+    }
+
+    fn find(&self, field: &[u8]) -> Option<Slot> {
+        self.slots()
+            .find(|s| self.buf.get(s.field.0..s.field.1) == Some(field))
+    }
+
+    fn bytes(&self, r: (usize, usize)) -> &[u8] {
+        self.buf.get(r.0..r.1).unwrap_or_default()
+    }
+
+    pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
+        self.find(field).map(|s| self.bytes(s.value))
+    }
+
+    /// Pairs in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.slots()
+            .map(move |s| (self.bytes(s.field), self.bytes(s.value)))
+    }
+
+    /// The pair at position `i` (0-based), for random sampling.
+    pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
+        self.iter().nth(i)
+    }
+
+    /// Insert or update. Returns true if the field is new. An update keeps
+    /// the pair's position, as Redis's lpReplace does.
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.find(field) {
+            Some(s) => {
+                let mut enc = Vec::with_capacity(value.len() + 2);
+                put(&mut enc, value);
+                let vstart = s.field.1;
+                self.buf.splice(vstart..s.value.1, enc);
+                self.buf.shrink_to_fit();
+                false
+            }
+            None => {
+                put(&mut self.buf, field);
+                put(&mut self.buf, value);
+                self.count += 1;
+                true
+            }
+        }
+    }
+
+    /// Remove a field. Returns true if it was present.
+    pub fn remove(&mut self, field: &[u8]) -> bool {
+        let Some(s) = self.find(field) else {
+            return false;
+        };
+        self.buf.drain(s.start..s.value.1);
+        self.buf.shrink_to_fit();
+        self.count -= 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_update_remove_keep_order() {
+        let mut p = PackedPairs::default();
+        assert!(p.set(b"a", b"1"));
+        assert!(p.set(b"b", &[0u8; 300]));
+        assert!(p.set(b"", b""));
+        assert!(!p.set(b"a", b"one"));
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.get(b"a"), Some(&b"one"[..]));
+        assert_eq!(p.get(b"b").map(<[u8]>::len), Some(300));
+        assert_eq!(p.get(b""), Some(&b""[..]));
+        let keys: Vec<&[u8]> = p.iter().map(|(f, _)| f).collect();
+        assert_eq!(keys, vec![&b"a"[..], b"b", b""]);
+        assert!(p.remove(b"b"));
+        assert!(!p.remove(b"b"));
+        assert_eq!(p.len(), 2);
+        assert_eq!(p.nth(1), Some((&b""[..], &b""[..])));
+    }
+
+    #[test]
+    fn long_lengths_round_trip() {
+        let mut buf = Vec::new();
+        let big = vec![7u8; 70_000];
+        put(&mut buf, &big);
+        let (s, e) = read(&buf, 0);
+        assert_eq!(e - s, 70_000);
+        assert_eq!(s, 3);
+    }
+}

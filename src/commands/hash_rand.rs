@@ -153,9 +153,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn human_floats() {}
-
-    #[test]
     fn picks() {
         assert_eq!(pick_indices(3, 5), Ok(vec![0, 1, 2]));
         assert_eq!(pick_indices(3, -7).map(|v| v.len()), Ok(7));

@@ -3,6 +3,8 @@
 //! redirection decision against an immutable snapshot of slot ownership;
 //! the bus codecs and links live under `bus`.
 
+pub mod bus;
+pub mod nodes_conf;
 pub mod routing;
 pub mod slots;
 pub mod state;

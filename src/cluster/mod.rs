@@ -34,7 +34,7 @@ impl Cluster {
             0 => port.wrapping_add(10000),
             p => p as u16,
         };
-        let mut st = ClusterState::new(NodeId::random(), port, cport);
+        let mut st = ClusterState::new(state::random_id(), port, cport);
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();
         let map = ArcSwap::from_pointee(SlotMap::build(&st, false, false));

@@ -3,42 +3,11 @@
 use crate::keyspace::SLOTS;
 
 /// Which slots a node serves (the `myslots` bitmap of the bus header).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SlotBitmap(pub Box<[u8; SLOTS / 8]>);
+pub use super::bus::msg::SlotBitmap;
 
-impl Default for SlotBitmap {
-    fn default() -> Self {
-        SlotBitmap(Box::new([0u8; SLOTS / 8]))
-    }
-}
-
-impl std::fmt::Debug for SlotBitmap {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "SlotBitmap({:?})", ranges(self.iter()))
-    }
-}
-
-impl SlotBitmap {
-    pub fn get(&self, slot: u16) -> bool {
-        self.0[usize::from(slot) / 8] & (1 << (slot % 8)) != 0
-    }
-
-    pub fn set(&mut self, slot: u16, on: bool) {
-        let b = &mut self.0[usize::from(slot) / 8];
-        if on {
-            *b |= 1 << (slot % 8);
-        } else {
-            *b &= !(1 << (slot % 8));
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.0.iter().map(|b| b.count_ones() as usize).sum()
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
-        (0..SLOTS as u16).filter(|s| self.get(*s))
-    }
+/// The slots set in a bitmap, ascending.
+pub fn iter(b: &SlotBitmap) -> impl Iterator<Item = u16> + '_ {
+    (0..SLOTS as u16).filter(|s| b.get(*s))
 }
 
 /// Collapse sorted slots into inclusive ranges.

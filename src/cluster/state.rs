@@ -4,38 +4,29 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use super::slots::{ranges, SlotBitmap};
+use super::slots::SlotBitmap;
 use crate::keyspace::SLOTS;
 
-/// A 40-hex-character node name.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct NodeId(pub [u8; 40]);
+pub use super::bus::msg::NodeId;
 
-impl NodeId {
-    pub fn random() -> NodeId {
-        let mut id = [0u8; 40];
-        for b in id.iter_mut() {
-            *b = b"0123456789abcdef"[rand::random::<usize>() % 16];
-        }
-        NodeId(id)
+/// A fresh random node name (40 lower-case hex characters).
+pub fn random_id() -> NodeId {
+    let mut id = [0u8; 40];
+    for b in id.iter_mut() {
+        *b = b"0123456789abcdef"[rand::random::<usize>() % 16];
     }
-
-    pub fn parse(s: &[u8]) -> Option<NodeId> {
-        let arr: [u8; 40] = s.try_into().ok()?;
-        arr.iter()
-            .all(|c| c.is_ascii_hexdigit())
-            .then_some(NodeId(arr))
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("????????????????????????????????????????")
-    }
+    NodeId(id)
 }
 
-impl std::fmt::Debug for NodeId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
+/// Parse a node name given by a client.
+pub fn parse_id(s: &[u8]) -> Option<NodeId> {
+    NodeId::parse(std::str::from_utf8(s).ok()?)
+}
+
+/// The node name as text (peers' names are validated before use).
+pub fn id_str(id: &NodeId) -> &str {
+    id.as_str()
+        .unwrap_or("????????????????????????????????????????")
 }
 
 /// Node flags (CLUSTER NODES names).
@@ -275,7 +266,7 @@ impl ClusterState {
         } else {
             format!("{}:{}@{},{}", n.ip, n.port, n.cport, n.hostname)
         };
-        let master = n.master.map_or("-".to_string(), |m| m.as_str().to_string());
+        let master = n.master.map_or("-".to_string(), |m| id_str(&m).to_string());
         let link = if n.flags.myself || n.link_connected {
             "connected"
         } else {
@@ -283,7 +274,7 @@ impl ClusterState {
         };
         let mut line = format!(
             "{} {} {} {} {} {} {} {}",
-            n.id.as_str(),
+            id_str(&n.id),
             addr,
             n.flags.render(),
             master,
@@ -292,7 +283,7 @@ impl ClusterState {
             n.config_epoch,
             link
         );
-        for (a, b) in ranges(n.slots.iter()) {
+        for (a, b) in n.slots.ranges() {
             if a == b {
                 line.push_str(&format!(" {a}"));
             } else {
@@ -301,10 +292,10 @@ impl ClusterState {
         }
         if n.flags.myself {
             for (s, to) in &self.migrating {
-                line.push_str(&format!(" [{s}->-{}]", to.as_str()));
+                line.push_str(&format!(" [{s}->-{}]", id_str(to)));
             }
             for (s, from) in &self.importing {
-                line.push_str(&format!(" [{s}-<-{}]", from.as_str()));
+                line.push_str(&format!(" [{s}-<-{}]", id_str(from)));
             }
         }
         line
@@ -420,7 +411,7 @@ mod tests {
 
     #[test]
     fn slots_and_lines() {
-        let id = NodeId::parse(b"f469c029c2ce5a8e67585bcf6e9addea19a7cf37").unwrap();
+        let id = parse_id(b"f469c029c2ce5a8e67585bcf6e9addea19a7cf37").unwrap();
         let mut st = ClusterState::new(id, 7140, 17140);
         assert_eq!(st.nodes_text(0), "f469c029c2ce5a8e67585bcf6e9addea19a7cf37 :7140@17140 myself,master - 0 0 0 connected\n");
         st.add_slots(&[0, 1, 2, 5000]).unwrap();

@@ -6,8 +6,8 @@ use bytes::Bytes;
 
 use super::ctx::Ctx;
 use super::table::Handler;
-use crate::cluster::slots::{parse_slot, ranges};
-use crate::cluster::state::{ClusterState, OpenSlot};
+use crate::cluster::slots::parse_slot;
+use crate::cluster::state::{id_str, parse_id, ClusterState, OpenSlot};
 use crate::cluster::{Cluster, NodeId};
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
@@ -73,7 +73,7 @@ fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn myid(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let id = cluster(ctx)?.read(|st| st.myself);
-    Ok(Reply::bulk_str(id.as_str()))
+    Ok(Reply::bulk_str(id_str(&id)))
 }
 
 fn nodes(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
@@ -93,7 +93,7 @@ fn node_entry(st: &ClusterState, id: &NodeId) -> Reply {
     Reply::Array(vec![
         Reply::bulk_str(&n.ip),
         Reply::Int(i64::from(n.port)),
-        Reply::bulk_str(id.as_str()),
+        Reply::bulk_str(id_str(id)),
         Reply::Map(meta),
     ])
 }
@@ -146,7 +146,7 @@ fn shard_node(st: &ClusterState, id: &NodeId) -> Reply {
     let role = if n.flags.replica { "replica" } else { "master" };
     let health = if n.is_failing() { "fail" } else { "online" };
     let mut m = vec![
-        kv("id", Reply::bulk_str(id.as_str())),
+        kv("id", Reply::bulk_str(id_str(id))),
         kv("port", Reply::Int(i64::from(n.port))),
         kv("ip", Reply::bulk_str(&n.ip)),
         kv("endpoint", Reply::bulk_str(&n.ip)),
@@ -168,7 +168,7 @@ fn shards(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             .into_iter()
             .map(|m| {
                 let mut slots = Vec::new();
-                for (a, b) in ranges(m.slots.iter()) {
+                for (a, b) in m.slots.ranges() {
                     slots.push(Reply::Int(i64::from(a)));
                     slots.push(Reply::Int(i64::from(b)));
                 }
@@ -287,7 +287,7 @@ fn flushslots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         ));
     }
     cl.with(&ctx.srv.config, |st| {
-        let mine: Vec<u16> = st.me().slots.iter().collect();
+        let mine: Vec<u16> = crate::cluster::slots::iter(&st.me().slots).collect();
         for s in mine {
             st.assign(s, None);
         }
@@ -310,7 +310,7 @@ fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     let node_arg = || -> Result<NodeId, RedisError> {
         let a = argv.get(4).ok_or_else(bad)?;
-        let id = NodeId::parse(a);
+        let id = parse_id(a);
         let known = id.is_some_and(|id| cl.read(|st| st.nodes.contains_key(&id)));
         match id {
             Some(id) if known => Ok(id),
@@ -451,7 +451,7 @@ fn bumpepoch(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 }
 
 fn known_node(cl: &Cluster, arg: &[u8]) -> Result<NodeId, RedisError> {
-    NodeId::parse(arg)
+    parse_id(arg)
         .filter(|id| cl.read(|st| st.nodes.contains_key(id)))
         .ok_or_else(|| RedisError::err(format!("Unknown node {}", args::text(arg))))
 }

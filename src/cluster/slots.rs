@@ -40,7 +40,7 @@ mod tests {
         }
         assert_eq!(b.count(), 6);
         assert_eq!(
-            ranges(b.iter()),
+            ranges(iter(&b)),
             vec![(0, 2), (100, 100), (5000, 5000), (16383, 16383)]
         );
         b.set(1, false);

@@ -86,6 +86,12 @@ pub struct Node {
     /// Failure reports: reporter → time (ms).
     pub fail_reports: HashMap<NodeId, u64>,
     pub repl_offset: i64,
+    /// When the node was flagged FAIL (ms).
+    pub fail_time: u64,
+    /// Send MEET instead of PING on the next outbound connection.
+    pub meet: bool,
+    /// When the node object was created (handshake timeout).
+    pub ctime: u64,
 }
 
 impl Node {
@@ -108,6 +114,9 @@ impl Node {
             slots: SlotBitmap::default(),
             fail_reports: HashMap::new(),
             repl_offset: 0,
+            fail_time: 0,
+            meet: false,
+            ctime: crate::util::clock::now_ms(),
         }
     }
 
@@ -142,6 +151,10 @@ pub struct ClusterState {
     pub require_full_coverage: bool,
     pub stats_sent: BTreeMap<&'static str, u64>,
     pub stats_received: BTreeMap<&'static str, u64>,
+    /// Nodes recently FORGOTten: not re-added from gossip until the time (ms).
+    pub blacklist: HashMap<NodeId, u64>,
+    /// When this node started (a master waits before declaring the cluster ok).
+    pub start_ms: u64,
 }
 
 /// Errors of slot-changing commands, with Redis's texts.
@@ -165,6 +178,8 @@ impl ClusterState {
             require_full_coverage: true,
             stats_sent: BTreeMap::new(),
             stats_received: BTreeMap::new(),
+            blacklist: HashMap::new(),
+            start_ms: crate::util::clock::now_ms(),
         }
     }
 
@@ -232,8 +247,10 @@ impl ClusterState {
         Ok(())
     }
 
-    /// Recompute cluster_state (ok when every slot is served by a
-    /// non-failing node, or full coverage is not required).
+    /// Recompute cluster_state: ok when every slot is served by a non-failing
+    /// node (unless full coverage is not required) and a majority of the
+    /// slot-owning masters is reachable. A master that just started waits
+    /// 2 s (CLUSTER_WRITABLE_DELAY) before declaring the cluster ok.
     pub fn update_state(&mut self) {
         let mut ok = true;
         if self.require_full_coverage {
@@ -246,6 +263,22 @@ impl ClusterState {
                     }
                 }
             }
+        }
+        let (mut size, mut reachable) = (0, 0);
+        for n in self.nodes.values() {
+            if n.is_master() && n.slots.count() > 0 {
+                size += 1;
+                if !n.flags.fail && !n.flags.pfail {
+                    reachable += 1;
+                }
+            }
+        }
+        if ok && reachable < size / 2 + 1 {
+            ok = false;
+        }
+        let now = crate::util::clock::now_ms();
+        if ok && !self.ok && self.me().is_master() && now.saturating_sub(self.start_ms) < 2000 {
+            ok = false;
         }
         self.ok = ok;
     }
@@ -368,6 +401,9 @@ impl ClusterState {
         self.migrating.retain(|_, n| *n != id);
         self.importing.retain(|_, n| *n != id);
         self.nodes.remove(&id);
+        // Redis keeps forgotten nodes out of gossip for a minute.
+        self.blacklist
+            .insert(id, crate::util::clock::now_ms() + 60_000);
         for n in self.nodes.values_mut() {
             n.fail_reports.remove(&id);
             if n.master == Some(id) {
@@ -413,6 +449,7 @@ mod tests {
     fn slots_and_lines() {
         let id = parse_id(b"f469c029c2ce5a8e67585bcf6e9addea19a7cf37").unwrap();
         let mut st = ClusterState::new(id, 7140, 17140);
+        st.start_ms = 0;
         assert_eq!(st.nodes_text(0), "f469c029c2ce5a8e67585bcf6e9addea19a7cf37 :7140@17140 myself,master - 0 0 0 connected\n");
         st.add_slots(&[0, 1, 2, 5000]).unwrap();
         assert_eq!(st.add_slots(&[1]), Err("ERR Slot 1 is already busy".into()));

@@ -444,3 +444,45 @@ proptest! {
         }
     }
 }
+
+/// Live interop check against a real redis-server in cluster mode:
+/// `SHOAL_LIVE_BUS_PORT=17801 cargo test --test cluster_bus -- --ignored`.
+/// Sends a MEET built by our encoder and decodes the PONG Redis answers with.
+#[test]
+#[ignore]
+fn live_meet_gets_pong_from_real_redis() {
+    use std::io::{Read, Write};
+    let port: u16 = std::env::var("SHOAL_LIVE_BUS_PORT")
+        .expect("SHOAL_LIVE_BUS_PORT")
+        .parse()
+        .expect("port");
+    let mut sock = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let header = Header {
+        port: 7849,
+        cport: 17849,
+        sender: id("0123456789abcdef0123456789abcdef01234567"),
+        flags: NodeFlags(NodeFlags::MASTER),
+        ..Header::default()
+    };
+    let meet = Msg {
+        header,
+        body: Body::Meet(PingBody {
+            gossip: vec![],
+            extensions: vec![PingExt::Hostname(Bytes::from_static(b"shoal.test"))],
+        }),
+    };
+    sock.write_all(&encode(&meet)).expect("send");
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let len = loop {
+        if let Frame::Ready { len } = next_frame(&buf, DEFAULT_MAX_FRAME_LEN).expect("frame") {
+            break len;
+        }
+        let n = sock.read(&mut chunk).expect("read");
+        assert!(n > 0, "redis closed the link");
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let reply = decode(&buf[..len]).expect("decode pong");
+    assert!(matches!(reply.body, Body::Pong(_)), "{:?}", reply.body);
+    assert_eq!(encode(&reply), &buf[..len]);
+}

@@ -4,6 +4,7 @@
 //! the bus codecs and links live under `bus`.
 
 pub mod bus;
+pub mod gossip;
 pub mod nodes_conf;
 pub mod routing;
 pub mod slots;

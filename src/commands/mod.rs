@@ -2,9 +2,13 @@
 //! generated command model (`meta.rs`) and THE table joining them.
 
 pub mod admin;
+pub mod client;
+pub mod config;
 pub mod connection;
 pub mod ctx;
+pub mod diag;
 pub mod generic;
+pub mod help;
 pub mod introspect;
 pub mod meta;
 pub mod string;

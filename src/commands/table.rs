@@ -23,6 +23,8 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// INFO latencystats.
+    pub hist: crate::info::histogram::Histogram,
 }
 
 impl CmdStats {
@@ -31,6 +33,7 @@ impl CmdStats {
         self.usec.store(0, Ordering::Relaxed);
         self.rejected.store(0, Ordering::Relaxed);
         self.failed.store(0, Ordering::Relaxed);
+        self.hist.reset();
     }
 }
 
@@ -64,6 +67,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::tx::COMMANDS,
         super::introspect::COMMANDS,
         super::admin::COMMANDS,
+        super::client::COMMANDS,
+        super::config::COMMANDS,
+        super::diag::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -2,6 +2,7 @@
 //! values that CONFIG GET/SET read and change at run time.
 
 pub mod file;
+pub mod rewrite;
 pub mod spec;
 pub mod table;
 
@@ -36,6 +37,7 @@ pub struct Hot {
     pub hz: AtomicI64,
     pub active_expire: AtomicBool,
     pub latency_monitor_threshold: AtomicI64,
+    pub latency_tracking: AtomicBool,
 }
 
 /// The server's configuration.
@@ -121,6 +123,15 @@ impl Config {
         out.into_iter().collect()
     }
 
+    /// Every directive's current value by canonical name (CONFIG REWRITE).
+    pub fn values(&self) -> std::collections::HashMap<&'static str, String> {
+        self.values
+            .read()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
+    }
+
     /// All (name, value) pairs whose value differs from the default.
     pub fn non_defaults(&self) -> Vec<(&'static str, String)> {
         let values = self.values.read();
@@ -150,6 +161,10 @@ impl Config {
         h.hz.store(num("hz").clamp(1, 500), Ordering::Relaxed);
         h.latency_monitor_threshold
             .store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        h.latency_tracking.store(
+            v.get("latency-tracking").is_some_and(|s| s == "yes"),
+            Ordering::Relaxed,
+        );
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }
@@ -164,6 +179,21 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
                 return Err("Invalid save parameters".into());
             }
             Ok(parts.join(" "))
+        }
+        "latency-tracking-info-percentiles" => {
+            let mut out = Vec::new();
+            for p in v.split_whitespace() {
+                let f: f64 = p.parse().map_err(|_| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
+                if !(0.0..=100.0).contains(&f) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                // Stored the way Redis prints it: %f without trailing zeros.
+                let s = format!("{f:.6}");
+                out.push(s.trim_end_matches('0').trim_end_matches('.').to_string());
+            }
+            Ok(out.join(" "))
         }
         "dir" => {
             if !v.is_empty() {

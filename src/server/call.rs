@@ -40,8 +40,13 @@ pub fn call(
         };
         handler(&mut ctx, argv)
     };
-    let usec = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let usec = elapsed.as_micros() as u64;
     let stats = &cmd.stats;
+    if srv.config.hot.latency_tracking.load(Ordering::Relaxed) {
+        stats.hist.record(elapsed.as_nanos() as u64);
+    }
+    record_latency(srv, cmd, usec, now_ms);
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats.usec.fetch_add(usec, Ordering::Relaxed);
     srv.stats
@@ -56,11 +61,33 @@ pub fn call(
             Reply::Error(e)
         }
     };
-    srv.slowlog.maybe_log(srv, usec, argv, sess);
+    if !cmd.meta.has_flag("skip_slowlog") {
+        srv.slowlog.maybe_log(srv, usec, argv, sess);
+    }
     if !srv.monitors.is_empty() && !cmd.meta.has_flag("skip_monitor") && !cmd.meta.has_flag("admin")
     {
         let line = Monitors::format(clock::now_us(), db_before, &sess.info.addr, argv);
         srv.monitors.feed(line);
     }
     reply
+}
+
+/// Feed the latency monitor (LATENCY LATEST/HISTORY) when the command was
+/// slower than `latency-monitor-threshold` ms, under Redis's event names.
+fn record_latency(srv: &Server, cmd: &Command, usec: u64, now_ms: u64) {
+    let threshold = srv
+        .config
+        .hot
+        .latency_monitor_threshold
+        .load(Ordering::Relaxed);
+    let ms = usec / 1000;
+    if threshold <= 0 || ms < threshold as u64 {
+        return;
+    }
+    let event = if cmd.meta.has_flag("fast") {
+        "fast-command"
+    } else {
+        "command"
+    };
+    srv.latency.add(event, now_ms / 1000, ms);
 }

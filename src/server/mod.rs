@@ -53,6 +53,7 @@ pub struct Server {
     pub clients: Clients,
     pub commands: CommandTable,
     pub slowlog: Slowlog,
+    pub latency: crate::info::latency::LatencyMonitor,
     pub monitors: Monitors,
     pub shutdown: CancellationToken,
     pub shutdown_mode: Mutex<Option<ShutdownMode>>,
@@ -86,6 +87,7 @@ impl Server {
             clients: Clients::default(),
             commands: CommandTable::build(),
             slowlog: Slowlog::default(),
+            latency: Default::default(),
             monitors: Monitors::default(),
             shutdown: CancellationToken::new(),
             shutdown_mode: Mutex::new(None),
@@ -129,6 +131,7 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
+        crate::info::resources::record_startup();
         listener::serve(srv).await
     })
 }

@@ -10,7 +10,7 @@ use super::help;
 use super::table::{CmdStats, Handler};
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
-use crate::protocol::Reply;
+use crate::protocol::{Reply, RespVersion};
 
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("slowlog|get", slowlog_get),
@@ -203,4 +203,33 @@ fn latency_histogram(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn latency_help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(help::reply(help::LATENCY))
+}
+
+/// DEBUG PROTOCOL <type>: one sample of each reply type, used by clients'
+/// and the Tcl suite's protocol tests. Shapes RESP2 cannot express degrade
+/// the way Redis degrades them (attributes are dropped, push is refused).
+pub fn debug_protocol(ctx: &mut Ctx, kind: &[u8]) -> CmdResult {
+    let resp3 = ctx.sess.resp == RespVersion::Resp3;
+    let raw = |s: &str| Reply::Raw(Bytes::copy_from_slice(s.as_bytes()));
+    Ok(match args::lower(kind).as_str() {
+        "string" => Reply::bulk_str("Hello World"),
+        "integer" => Reply::Int(12345),
+        // Redis sends exactly 3.141, not π.
+        #[allow(clippy::approx_constant)]
+        "double" => Reply::Double(3.141),
+        "bignum" if resp3 => raw("(1234567999999999999999999999999999999\r\n"),
+        "bignum" => Reply::bulk_str("1234567999999999999999999999999999999"),
+        "null" => Reply::Nil,
+        "array" => Reply::Array((0..3).map(Reply::Int).collect()),
+        "set" => Reply::Set((0..3).map(Reply::Int).collect()),
+        "map" => Reply::Map((0..3).map(|j| (Reply::Int(j), Reply::Bool(j == 1))).collect()),
+        "attrib" if resp3 => raw("|1\r\n$14\r\nkey-popularity\r\n*2\r\n$7\r\nkey:123\r\n:90\r\n$39\r\nSome real reply following the attribute\r\n"),
+        "attrib" => Reply::bulk_str("Some real reply following the attribute"),
+        "push" if resp3 => raw(">2\r\n$16\r\nserver-cpu-usage\r\n:42\r\n$40\r\nSome real reply following the push reply\r\n"),
+        "push" => return Err(RedisError::err("RESP2 is not supported by this command")),
+        "verbatim" => Reply::Verbatim(Bytes::from_static(b"This is a verbatim\nstring")),
+        "true" => Reply::Bool(true),
+        "false" => Reply::Bool(false),
+        _ => return Err(RedisError::err("Wrong protocol type name. Please use one of the following: string|integer|double|bignum|null|array|set|map|attrib|push|verbatim|true|false")),
+    })
 }

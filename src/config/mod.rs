@@ -2,6 +2,7 @@
 //! values that CONFIG GET/SET read and change at run time.
 
 pub mod file;
+pub mod hidden;
 pub mod rewrite;
 pub mod spec;
 pub mod table;
@@ -16,12 +17,15 @@ pub use file::{load_startup_config, ConfigError};
 use spec::Directive;
 use table::DIRECTIVES;
 
+/// Every directive, the hidden ones last.
+pub fn all() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(hidden::HIDDEN)
+}
+
 /// Find a directive by name or alias (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Directive> {
     let lower = name.to_ascii_lowercase();
-    DIRECTIVES
-        .iter()
-        .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+    all().find(|d| d.name == lower || d.alias == Some(lower.as_str()))
 }
 
 /// Values read on hot paths, mirrored into atomics whenever they change.
@@ -52,10 +56,7 @@ pub struct Config {
 impl Config {
     /// Defaults for every directive.
     pub fn defaults() -> Config {
-        let values = DIRECTIVES
-            .iter()
-            .map(|d| (d.name, d.default.to_string()))
-            .collect();
+        let values = all().map(|d| (d.name, d.default.to_string())).collect();
         let cfg = Config {
             values: RwLock::new(values),
             hot: Hot::default(),
@@ -120,6 +121,18 @@ impl Config {
                 }
             }
         }
+        // Hidden directives answer only when asked for by their exact name.
+        for d in hidden::HIDDEN {
+            if patterns
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(d.name.as_bytes()))
+            {
+                out.insert(
+                    d.name.to_string(),
+                    values.get(d.name).cloned().unwrap_or_default(),
+                );
+            }
+        }
         out.into_iter().collect()
     }
 
@@ -135,8 +148,7 @@ impl Config {
     /// All (name, value) pairs whose value differs from the default.
     pub fn non_defaults(&self) -> Vec<(&'static str, String)> {
         let values = self.values.read();
-        DIRECTIVES
-            .iter()
+        all()
             .filter_map(|d| {
                 let v = values.get(d.name)?;
                 (v != d.default).then(|| (d.name, v.clone()))

@@ -79,6 +79,9 @@ impl Directive {
                 check_bounds(v, min, max)?;
                 Ok(v.to_string())
             }
+            Kind::Enum(values) if self.name.starts_with("shutdown-on-") => {
+                shutdown_flags(&joined, values)
+            }
             Kind::Enum(values) => {
                 let lower = joined.to_ascii_lowercase();
                 if values.contains(&lower.as_str()) {
@@ -93,6 +96,34 @@ impl Directive {
             Kind::Str => Ok(joined),
         }
     }
+}
+
+/// `shutdown-on-sigint/sigterm` take a set of flags, printed in a fixed
+/// order; `default` alone means none.
+fn shutdown_flags(joined: &str, values: &[&str]) -> Result<String, String> {
+    let words: Vec<String> = joined
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty() || words.iter().any(|w| !values.contains(&w.as_str())) {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            values.join(", ")
+        ));
+    }
+    let has = |f: &str| words.iter().any(|w| w == f);
+    if has("save") && has("nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let set: Vec<&str> = ["save", "nosave", "now", "force"]
+        .into_iter()
+        .filter(|f| has(f))
+        .collect();
+    Ok(if set.is_empty() {
+        "default".into()
+    } else {
+        set.join(" ")
+    })
 }
 
 fn check_bounds(v: i64, min: i64, max: i64) -> Result<(), String> {

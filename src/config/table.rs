@@ -822,7 +822,7 @@ pub static DIRECTIVES: &[Directive] = &[
         name: "proto-max-bulk-len",
         alias: None,
         kind: Kind::Memory {
-            min: 0,
+            min: 1048576,
             max: 9223372036854775807,
         },
         default: "536870912",

@@ -84,11 +84,15 @@ impl Conn {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: sess.authenticated,
             };
+            // CLIENT LIST's qbuf counts the running request too, as Redis
+            // trims its query buffer only after the command ran.
+            let pending = self.buf.len();
             match self.parser.parse(&mut self.buf, limits) {
                 Ok(Some(argv)) => {
                     if argv.is_empty() {
                         continue;
                     }
+                    sess.info.qbuf.store(pending, Ordering::Relaxed);
                     wait_if_paused(srv, &argv).await;
                     let was_monitor = sess.monitor;
                     let reply = dispatch::execute(srv, sess, argv);

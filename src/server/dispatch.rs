@@ -49,6 +49,15 @@ pub fn resolve<'t>(srv: &'t Server, argv: &[Bytes]) -> Result<&'t Command, Redis
     Ok(sub)
 }
 
+/// The command (or subcommand) an arity error is charged to.
+fn arity_target<'t>(srv: &'t Server, argv: &[Bytes]) -> Option<&'t Command> {
+    let cmd = srv.commands.get(&argv[0])?;
+    match argv.get(1) {
+        Some(sub) if cmd.is_container() => cmd.sub(sub),
+        _ => Some(cmd),
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
@@ -74,7 +83,14 @@ fn unknown_command(argv: &[Bytes]) -> RedisError {
 pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply {
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
-        Err(e) => return reject(srv, sess, None, e),
+        Err(e) => {
+            // Redis counts an arity error as a rejected call of the command.
+            let target = match e {
+                RedisError::WrongArity(_) => arity_target(srv, &argv),
+                _ => None,
+            };
+            return reject(srv, sess, target, e);
+        }
     };
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);

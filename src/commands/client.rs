@@ -100,6 +100,14 @@ fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Verbatim(Bytes::from(line_of(ctx, &me))))
 }
 
+/// Redis's reply when a subcommand's own argument count check fails.
+fn bad_subcommand(argv: &[Bytes]) -> RedisError {
+    RedisError::err(format!(
+        "unknown subcommand or wrong number of arguments for '{}'. Try CLIENT HELP.",
+        args::text(&argv[1])
+    ))
+}
+
 fn unknown_type(t: &str) -> RedisError {
     RedisError::err(format!("Unknown client type '{t}'"))
 }
@@ -211,6 +219,9 @@ fn kill_matching(ctx: &mut Ctx, f: &KillFilter) -> usize {
 }
 
 fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(bad_subcommand(argv));
+    }
     let ms = args::int(&argv[2])
         .map_err(|_| RedisError::err("timeout is not an integer or out of range"))?;
     if ms < 0 {
@@ -218,8 +229,8 @@ fn pause(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let kind = match argv.get(3) {
         None => PauseKind::All,
-        Some(a) if argv.len() == 4 && args::is(a, "ALL") => PauseKind::All,
-        Some(a) if argv.len() == 4 && args::is(a, "WRITE") => PauseKind::Write,
+        Some(a) if args::is(a, "ALL") => PauseKind::All,
+        Some(a) if args::is(a, "WRITE") => PauseKind::Write,
         Some(_) => return Err(RedisError::err("CLIENT PAUSE mode must be WRITE or ALL")),
     };
     let until = ctx.now_ms.saturating_add(ms as u64);
@@ -272,9 +283,12 @@ fn no_evict(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// No blocking commands exist yet, so there is never a client to unblock;
 /// the arguments are still validated as Redis does.
 fn unblock(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    if argv.len() > 4 {
+        return Err(bad_subcommand(argv));
+    }
     args::int(&argv[2])?;
     if let Some(mode) = argv.get(3) {
-        if argv.len() > 4 || !(args::is(mode, "TIMEOUT") || args::is(mode, "ERROR")) {
+        if !(args::is(mode, "TIMEOUT") || args::is(mode, "ERROR")) {
             return Err(RedisError::err(
                 "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
             ));

@@ -22,15 +22,28 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("config|help", config_help),
 ];
 
+/// CONFIG GET: a name without glob characters is looked up directly (so
+/// hidden directives answer) and echoed as the client spelled it; glob
+/// patterns list the matching visible names. Each name appears once.
 fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let patterns: Vec<Vec<u8>> = argv[2..].iter().map(|a| a.to_vec()).collect();
-    let pairs = ctx.srv.config.get_matching(&patterns);
-    Ok(Reply::Map(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (Reply::bulk_str(&k), Reply::bulk_str(&v)))
-            .collect(),
-    ))
+    let cfg = &ctx.srv.config;
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    for p in &argv[2..] {
+        if p.iter().any(|c| b"*?[".contains(c)) {
+            for (k, v) in cfg.get_matching(&[p.to_vec()]) {
+                if seen.insert(k.clone()) {
+                    out.push((Reply::bulk_str(&k), Reply::bulk_str(&v)));
+                }
+            }
+        } else if crate::config::find(&args::text(p)).is_some() && seen.insert(args::lower(p)) {
+            out.push((
+                Reply::Bulk(p.clone()),
+                Reply::bulk_str(&cfg.get(&args::text(p))),
+            ));
+        }
+    }
+    Ok(Reply::Map(out))
 }
 
 fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -59,9 +72,10 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ))
         };
         let Some(d) = crate::config::find(name) else {
-            return Err(fail(
-                "Unknown option or number of arguments for CONFIG SET".into(),
-            ));
+            let given = args::text(&rest[2 * old.len()]);
+            return Err(RedisError::err(format!(
+                "Unknown option or number of arguments for CONFIG SET - '{given}'"
+            )));
         };
         if !d.mutable {
             return Err(fail("can't set immutable config".into()));

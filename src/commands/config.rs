@@ -125,6 +125,12 @@ fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 }
 
 fn config_rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    rewrite_file(ctx, false)
+}
+
+/// Rewrite the start-up config file; `force_all` writes every directive
+/// (DEBUG CONFIG-REWRITE-FORCE-ALL).
+pub fn rewrite_file(ctx: &mut Ctx, force_all: bool) -> CmdResult {
     let Some(path) = ctx.srv.config.file.clone() else {
         return Err(RedisError::err(
             "The server is running without a config file",
@@ -137,7 +143,7 @@ fn config_rewrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(fail(e)),
     };
-    let new = crate::config::rewrite::rewrite(&old, &ctx.srv.config.values());
+    let new = crate::config::rewrite::rewrite(&old, &ctx.srv.config.values(), force_all);
     std::fs::write(&path, new).map_err(fail)?;
     tracing::info!("CONFIG REWRITE executed with success.");
     Ok(Reply::OK)

@@ -217,11 +217,28 @@ fn load_text(
                 if args.len() != 1 && !MULTI_ARG.contains(&d.name) {
                     return Err(fail("wrong number of arguments"));
                 }
+                if d.name == "replicaof" {
+                    check_replicaof(args).map_err(fail)?;
+                }
                 cfg.set(&name, args, true).map_err(|r| fail(&r))?;
             }
         }
     }
     Ok(())
+}
+
+/// `replicaof <host> <port>` or `replicaof no one`.
+fn check_replicaof(args: &[String]) -> Result<(), &'static str> {
+    let [host, port] = args else {
+        return Err("wrong number of arguments");
+    };
+    if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+        return Ok(());
+    }
+    match port.parse::<i64>() {
+        Ok(p) if (0..=65535).contains(&p) => Ok(()),
+        _ => Err("Invalid master port"),
+    }
 }
 
 fn accumulate(

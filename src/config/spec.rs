@@ -68,6 +68,7 @@ impl Directive {
                 check_bounds(v, min, max)?;
                 Ok(v.to_string())
             }
+            Kind::Memory { .. } if self.name == "maxmemory-clients" => percent_or_memory(&joined),
             Kind::Memory { min, max } => {
                 let v = if let Some(neg) = joined.strip_prefix('-') {
                     // Redis accepts negative plain integers for memory configs
@@ -96,6 +97,25 @@ impl Directive {
             Kind::Str => Ok(joined),
         }
     }
+}
+
+/// `maxmemory-clients` takes bytes or a percentage of maxmemory (`N%`).
+fn percent_or_memory(v: &str) -> Result<String, String> {
+    const BAD: &str = "argument must be a memory or percent value";
+    if let Some(p) = v.strip_suffix('%') {
+        let n: i64 = p.parse().map_err(|_| BAD.to_string())?;
+        if n < 0 {
+            return Err(BAD.into());
+        }
+        if n > 100 {
+            return Err("percentage argument must be less or equal to 100".into());
+        }
+        return Ok(if n == 0 { "0".into() } else { format!("{n}%") });
+    }
+    parse_memory(v)
+        .filter(|n| *n >= 0)
+        .map(|n| n.to_string())
+        .ok_or_else(|| BAD.to_string())
 }
 
 /// `shutdown-on-sigint/sigterm` take a set of flags, printed in a fixed

@@ -127,7 +127,7 @@ fn server(srv: &Server, out: &mut String) {
             "standalone"
         },
     );
-    line(out, "os", std::env::consts::OS);
+    line(out, "os", os_name());
     line(out, "arch_bits", 64);
     line(out, "monotonic_clock", "POSIX clock_gettime");
     line(out, "multiplexing_api", "epoll");
@@ -418,5 +418,48 @@ fn latencystats(srv: &Server, out: &mut String) {
         for s in subs {
             emit(s.meta.name, &s.stats.hist);
         }
+    }
+}
+
+/// `uname -s -r -m` as Redis prints it, e.g. `Linux 6.1.0 x86_64`.
+fn os_name() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let kernel = read("/proc/sys/kernel/ostype");
+    if kernel.is_empty() {
+        return std::env::consts::OS.to_string();
+    }
+    format!(
+        "{kernel} {} {}",
+        read("/proc/sys/kernel/osrelease"),
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::select;
+
+    fn sel(args: &[&str]) -> Vec<&'static str> {
+        select(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn section_selection_follows_redis_rules() {
+        assert_eq!(sel(&[]), sel(&["default"]));
+        assert!(!sel(&[]).contains(&"commandstats"));
+        assert_eq!(sel(&["all"]).len(), 13);
+        assert_eq!(sel(&["everything"]), sel(&["all"]));
+        // Fixed order and no duplicates whatever the request order.
+        assert_eq!(
+            sel(&["keyspace", "CPU", "server", "cpu"]),
+            ["server", "cpu", "keyspace"]
+        );
+        assert_eq!(sel(&["cpu", "all"]), sel(&["all"]));
+        assert!(sel(&["nosuch"]).is_empty());
+        assert!(sel(&["commandSTATS"]) == ["commandstats"]);
     }
 }

@@ -29,7 +29,6 @@ pub fn call(
     };
     let start = Instant::now();
     let now_ms = clock::now_ms();
-    let db_before = sess.db;
     let result = {
         let mut ctx = Ctx {
             srv,
@@ -66,7 +65,10 @@ pub fn call(
     }
     if !srv.monitors.is_empty() && !cmd.meta.has_flag("skip_monitor") && !cmd.meta.has_flag("admin")
     {
-        let line = Monitors::format(clock::now_us(), db_before, &sess.info.addr, argv);
+        // Redis shows the db the client is in after the command (SELECT
+        // shows its target) and hides credentials.
+        let shown = redact(argv);
+        let line = Monitors::format(clock::now_us(), sess.db, &sess.info.addr, &shown);
         srv.monitors.feed(line);
     }
     reply
@@ -90,4 +92,26 @@ fn record_latency(srv: &Server, cmd: &Command, usec: u64, now_ms: u64) {
         "command"
     };
     srv.latency.add(event, now_ms / 1000, ms);
+}
+
+/// MONITOR's view of `argv`: AUTH's arguments and HELLO's AUTH user and
+/// password become `(redacted)`, as in Redis 7.0.
+fn redact(argv: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    const HIDDEN: Bytes = Bytes::from_static(b"(redacted)");
+    let name = &argv[0];
+    if name.eq_ignore_ascii_case(b"auth") {
+        let mut v = argv.to_vec();
+        v[1..].fill(HIDDEN);
+        return v.into();
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        if let Some(i) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+            let mut v = argv.to_vec();
+            for a in v.iter_mut().skip(i + 1).take(2) {
+                *a = HIDDEN;
+            }
+            return v.into();
+        }
+    }
+    argv.into()
 }

@@ -47,6 +47,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     srv.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    srv.stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let keep = conn.process(&srv, &mut sess, &push_tx).await;
                     if !flush(&srv, &mut wr, &mut conn.out).await || !keep {
@@ -93,7 +94,10 @@ impl Conn {
                         continue;
                     }
                     sess.info.qbuf.store(pending, Ordering::Relaxed);
-                    wait_if_paused(srv, &argv).await;
+                    wait_if_paused(srv, &sess.info, &argv).await;
+                    if sess.info.kill.is_cancelled() {
+                        return false;
+                    }
                     let was_monitor = sess.monitor;
                     let reply = dispatch::execute(srv, sess, argv);
                     self.emit(sess, &reply);
@@ -146,7 +150,7 @@ impl Conn {
 }
 
 /// CLIENT PAUSE: hold the command until the pause ends or no longer applies.
-async fn wait_if_paused(srv: &Arc<Server>, argv: &[Bytes]) {
+async fn wait_if_paused(srv: &Arc<Server>, me: &ClientInfo, argv: &[Bytes]) {
     loop {
         let notified = srv.pause_changed.notified();
         let until = {
@@ -161,6 +165,8 @@ async fn wait_if_paused(srv: &Arc<Server>, argv: &[Bytes]) {
             _ = notified => {}
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
             _ = srv.shutdown.cancelled() => return,
+            // A paused client can still be killed (CLIENT KILL).
+            _ = me.kill.cancelled() => return,
         }
     }
 }
@@ -181,6 +187,9 @@ async fn flush(srv: &Server, wr: &mut tokio::net::tcp::OwnedWriteHalf, out: &mut
     }
     let n = out.len();
     let ok = wr.write_all(out).await.is_ok();
+    srv.stats
+        .total_writes_processed
+        .fetch_add(1, Ordering::Relaxed);
     srv.stats
         .total_net_output_bytes
         .fetch_add(n as u64, Ordering::Relaxed);

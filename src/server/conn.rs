@@ -80,20 +80,19 @@ impl Conn {
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
     ) -> bool {
+        // CLIENT LIST's qbuf: Redis trims its query buffer only after the
+        // whole batch ran, so every command sees the full batch.
+        sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
         loop {
             let limits = ParseLimits {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: sess.authenticated,
             };
-            // CLIENT LIST's qbuf counts the running request too, as Redis
-            // trims its query buffer only after the command ran.
-            let pending = self.buf.len();
             match self.parser.parse(&mut self.buf, limits) {
                 Ok(Some(argv)) => {
                     if argv.is_empty() {
                         continue;
                     }
-                    sess.info.qbuf.store(pending, Ordering::Relaxed);
                     wait_if_paused(srv, &sess.info, &argv).await;
                     if sess.info.kill.is_cancelled() {
                         return false;

@@ -80,6 +80,9 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if !d.mutable {
             return Err(fail("can't set immutable config".into()));
         }
+        if PROTECTED.contains(&d.name) && !protected_allowed(ctx) {
+            return Err(fail("can't set protected config".into()));
+        }
         d.normalize(std::slice::from_ref(value)).map_err(fail)?;
         old.push((name.clone(), cfg.get(name)));
     }
@@ -90,25 +93,61 @@ fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             vec![value.clone()]
         };
         if let Err(reason) = cfg.set(name, &split, false) {
-            for (n, v) in &old {
-                let _ = cfg.set(n, std::slice::from_ref(v), true);
-            }
-            return Err(RedisError::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-            )));
+            return Err(roll_back(ctx, &old, name, &reason));
         }
     }
-    apply_side_effects(ctx, &pairs);
+    if let Err((name, reason)) = apply_side_effects(ctx, &pairs) {
+        return Err(roll_back(ctx, &old, &name, &reason));
+    }
     Ok(Reply::OK)
 }
 
-fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) {
+/// Directives that `enable-protected-configs` guards (Redis 7.0.15).
+const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+fn protected_allowed(ctx: &Ctx) -> bool {
+    match ctx.srv.config.get("enable-protected-configs").as_str() {
+        "yes" => true,
+        "local" => {
+            let a = &ctx.sess.info.addr;
+            a.starts_with("127.") || a.starts_with("[::1]")
+        }
+        _ => false,
+    }
+}
+
+/// Restore the values in `old` (and their effects) after `name` failed.
+fn roll_back(ctx: &Ctx, old: &[(String, String)], name: &str, reason: &str) -> RedisError {
+    for (n, v) in old {
+        let _ = ctx.srv.config.set(n, std::slice::from_ref(v), true);
+    }
+    let _ = apply_side_effects(ctx, old);
+    RedisError::err(format!(
+        "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+    ))
+}
+
+/// Make new values take effect; an `Err` names the directive that could
+/// not be applied (Redis's "apply" stage, e.g. a port already in use).
+fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (String, String)> {
     for (name, _) in pairs {
-        if name == "maxmemory-policy" {
-            let p = ctx.srv.config.get("maxmemory-policy");
-            crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
+        match name.as_str() {
+            "maxmemory-policy" => {
+                let p = ctx.srv.config.get("maxmemory-policy");
+                crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
+            }
+            "port" => {
+                let port = ctx.srv.config.get_i64("port").clamp(0, 65535) as u16;
+                if port != ctx.srv.port() {
+                    crate::server::listener::rebind(ctx.srv, port).map_err(|e| {
+                        (name.clone(), format!("Unable to listen on this port: {e}"))
+                    })?;
+                }
+            }
+            _ => {}
         }
     }
+    Ok(())
 }
 
 fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {

@@ -65,6 +65,8 @@ pub struct Server {
     pub pause_changed: tokio::sync::Notify,
     pub executable: String,
     pub tcp_port: AtomicU64,
+    /// Cancelled to stop the current accept loops (CONFIG SET port).
+    pub listening: Mutex<CancellationToken>,
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
 }
@@ -101,6 +103,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             tcp_port: AtomicU64::new(port),
+            listening: Mutex::new(CancellationToken::new()),
             loading: AtomicBool::new(false),
             errors: Default::default(),
         })

@@ -66,6 +66,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ));
             Ok(Reply::OK)
         }
+        ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
         ("set-active-expire", 3) => {

@@ -91,6 +91,20 @@ impl CommandTable {
         CommandTable { map }
     }
 
+    /// The table after `rename-command` directives: a command moves to its
+    /// new name, or disappears when renamed to "".
+    pub fn build_renamed(renames: &[(String, String)]) -> CommandTable {
+        let mut t = CommandTable::build();
+        for (from, to) in renames {
+            if let Some(cmd) = t.map.remove(&from.to_ascii_lowercase()) {
+                if !to.is_empty() {
+                    t.map.insert(to.to_ascii_lowercase(), cmd);
+                }
+            }
+        }
+        t
+    }
+
     /// Case-insensitive lookup without allocating for short names.
     pub fn get(&self, name: &[u8]) -> Option<&Command> {
         let mut buf = [0u8; 32];

@@ -95,6 +95,10 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
             .unwrap_or_default();
         cfg.store("dir", cwd);
     }
+    let cfg = Config {
+        renames: startup.renames.clone(),
+        ..cfg
+    };
     Ok((cfg, startup))
 }
 

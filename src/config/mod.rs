@@ -51,6 +51,9 @@ pub struct Config {
     pub hot: Hot,
     /// Path of the config file given at start (CONFIG REWRITE target).
     pub file: Option<std::path::PathBuf>,
+    /// `rename-command old new` pairs from the config file (`new` empty
+    /// disables the command).
+    pub renames: Vec<(String, String)>,
 }
 
 impl Config {
@@ -61,6 +64,7 @@ impl Config {
             values: RwLock::new(values),
             hot: Hot::default(),
             file: None,
+            renames: Vec::new(),
         };
         cfg.hot.active_expire.store(true, Ordering::Relaxed);
         cfg.refresh_hot();

@@ -107,7 +107,11 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let meta = cmd.meta;
-    if meta.has_flag("protected") && !protected_allowed(srv, meta.name, sess) {
+    // COMMAND INFO does not expose Redis's PROTECTED flag, so the generated
+    // table lacks it: DEBUG and MODULE are the protected commands.
+    let root = meta.name.split('|').next().unwrap_or(meta.name);
+    let protected = meta.has_flag("protected") || matches!(root, "debug" | "module");
+    if protected && !protected_allowed(srv, meta.name, sess) {
         let what = meta
             .name
             .split('|')

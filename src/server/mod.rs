@@ -82,12 +82,13 @@ impl Server {
             .collect();
         let now = crate::util::clock::now_ms();
         let port = config.get_i64("port").max(0) as u64;
+        let commands = CommandTable::build_renamed(&config.renames);
         Arc::new(Server {
             config,
             ks,
             stats,
             clients: Clients::default(),
-            commands: CommandTable::build(),
+            commands,
             slowlog: Slowlog::default(),
             latency: Default::default(),
             monitors: Monitors::default(),

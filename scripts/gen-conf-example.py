@@ -36,6 +36,10 @@ ACTIVE = {
 }
 
 
+# Directives whose empty default cannot be written as a value line.
+COMMENTED = {"replicaof": "<masterip> <masterport>"}
+
+
 def main():
     src = open("src/config/table.rs").read()
     rows = re.findall(r'Directive \{ name: "([^"]+)", alias: (None|Some\("([^"]+)"\)), kind: (.*?), default: "((?:[^"\\]|\\.)*)", mutable: (true|false) \}', src)
@@ -67,6 +71,9 @@ def write(out, name, alias, kind, default, mutable, doc):
         extra.append("one of: " + m.group(1).replace('"', ''))
     if extra:
         out.write("# (" + "; ".join(extra) + ")\n")
+    if name in COMMENTED:
+        out.write(f"# {name} {COMMENTED[name]}\n\n")
+        return
     value = default.replace('\\"', '"')
     if value == "" or " " in value:
         value = '"' + value + '"'

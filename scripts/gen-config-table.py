@@ -31,7 +31,12 @@ KIND_OVERRIDES = {"databases": "Kind::Int { min: 1, max: 2147483647 }",
                   "io-threads": "Kind::Int { min: 1, max: 128 }",
                   "tcp-backlog": "Kind::Int { min: 0, max: 2147483647 }",
                   "cluster-port": "Kind::Int { min: 0, max: 65535 }",
-                  "socket-mark-id": "Kind::Int { min: 0, max: 4294967295 }"}
+                  "socket-mark-id": "Kind::Int { min: 0, max: 4294967295 }",
+                  # Immutable, so probing cannot see these bounds/values.
+                  "proto-max-bulk-len": "Kind::Memory { min: 1048576, max: 9223372036854775807 }",
+                  "enable-protected-configs": 'Kind::Enum(&["no", "yes", "local"])',
+                  "enable-debug-command": 'Kind::Enum(&["no", "yes", "local"])',
+                  "enable-module-command": 'Kind::Enum(&["no", "yes", "local"])'}
 # Defaults that depend on the probing instance, replaced by Redis's own defaults.
 FIXED_DEFAULTS = {"dir": "", "logfile": "", "pidfile": "", "port": "6379", "save": "3600 1 300 100 60 10000",
                   "appendonly": "no", "daemonize": "no"}

@@ -538,7 +538,7 @@ fn gossip_section(
                 }
             }
         } else if !g.flags.has(NodeFlags::NOADDR)
-            && !st.blacklist.get(&g.nodename).is_some_and(|t| *t > now)
+            && st.blacklist.get(&g.nodename).is_none_or(|t| *t <= now)
         {
             let ip = g.ip.to_text();
             if !ip.is_empty() && start_handshake(st, &ip, g.port, g.cport, now) {
@@ -641,7 +641,7 @@ pub fn cron(st: &mut ClusterState, s: &Settings, now: u64, tick: u64) -> Vec<Act
         }
     }
     // Once a second, ping the node with the oldest pong among 5 random ones.
-    if tick % 10 == 0 && !ids.is_empty() {
+    if tick.is_multiple_of(10) && !ids.is_empty() {
         let mut best: Option<(u64, NodeId)> = None;
         for _ in 0..5 {
             let id = ids[rand::random::<usize>() % ids.len()];

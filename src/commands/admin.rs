@@ -1,4 +1,4 @@
-//! Server administration: CONFIG, INFO, SHUTDOWN, DEBUG, TIME, LASTSAVE,
+//! Server administration: INFO, SHUTDOWN, DEBUG, TIME, LASTSAVE,
 //! MONITOR.
 
 use std::sync::atomic::Ordering;
@@ -13,9 +13,6 @@ use crate::protocol::Reply;
 use crate::server::ShutdownMode;
 
 pub const COMMANDS: &[(&str, Handler)] = &[
-    ("config|get", config_get),
-    ("config|set", config_set),
-    ("config|resetstat", config_resetstat),
     ("info", info),
     ("shutdown", shutdown),
     ("debug", debug),
@@ -32,94 +29,6 @@ pub fn validate_client_name(name: &[u8]) -> Result<(), RedisError> {
         ));
     }
     Ok(())
-}
-
-fn config_get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let patterns: Vec<Vec<u8>> = argv[2..].iter().map(|a| a.to_vec()).collect();
-    let pairs = ctx.srv.config.get_matching(&patterns);
-    Ok(Reply::Map(
-        pairs
-            .into_iter()
-            .map(|(k, v)| (Reply::bulk_str(&k), Reply::bulk_str(&v)))
-            .collect(),
-    ))
-}
-
-fn config_set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let rest = &argv[2..];
-    if !rest.len().is_multiple_of(2) {
-        return Err(RedisError::arity(b"config|set"));
-    }
-    let pairs: Vec<(String, String)> = rest
-        .chunks(2)
-        .map(|c| (args::lower(&c[0]), args::text(&c[1])))
-        .collect();
-    for (i, (name, _)) in pairs.iter().enumerate() {
-        if pairs[..i].iter().any(|(n, _)| n == name) {
-            return Err(RedisError::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
-            )));
-        }
-    }
-    // Validate all first, then apply: CONFIG SET is all-or-nothing.
-    let cfg = &ctx.srv.config;
-    let mut old = Vec::new();
-    for (name, value) in &pairs {
-        let fail = |reason: String| {
-            RedisError::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-            ))
-        };
-        let Some(d) = crate::config::find(name) else {
-            return Err(fail(
-                "Unknown option or number of arguments for CONFIG SET".into(),
-            ));
-        };
-        if !d.mutable {
-            return Err(fail("can't set immutable config".into()));
-        }
-        d.normalize(std::slice::from_ref(value)).map_err(fail)?;
-        old.push((name.clone(), cfg.get(name)));
-    }
-    for (name, value) in &pairs {
-        let split = if name == "save" {
-            value.split_whitespace().map(str::to_string).collect()
-        } else {
-            vec![value.clone()]
-        };
-        if let Err(reason) = cfg.set(name, &split, false) {
-            for (n, v) in &old {
-                let _ = cfg.set(n, std::slice::from_ref(v), true);
-            }
-            return Err(RedisError::err(format!(
-                "CONFIG SET failed (possibly related to argument '{name}') - {reason}"
-            )));
-        }
-    }
-    apply_side_effects(ctx, &pairs);
-    Ok(Reply::OK)
-}
-
-fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) {
-    for (name, _) in pairs {
-        if name == "maxmemory-policy" {
-            let p = ctx.srv.config.get("maxmemory-policy");
-            crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
-        }
-    }
-}
-
-fn config_resetstat(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    ctx.srv.stats.reset();
-    ctx.srv.errors.reset();
-    ctx.srv.slowlog.reset();
-    for c in ctx.srv.commands.all() {
-        c.stats.reset();
-        for s in c.subs.values() {
-            s.stats.reset();
-        }
-    }
-    Ok(Reply::OK)
 }
 
 fn info(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -157,6 +66,9 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             ));
             Ok(Reply::OK)
         }
+        ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
+        ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
+        ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv

@@ -23,6 +23,8 @@ pub struct CmdStats {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// INFO latencystats.
+    pub hist: crate::info::histogram::Histogram,
 }
 
 impl CmdStats {
@@ -31,6 +33,7 @@ impl CmdStats {
         self.usec.store(0, Ordering::Relaxed);
         self.rejected.store(0, Ordering::Relaxed);
         self.failed.store(0, Ordering::Relaxed);
+        self.hist.reset();
     }
 }
 
@@ -51,6 +54,7 @@ pub mod flag {
     pub const STALE: u32 = 1 << 11;
     pub const BLOCKING: u32 = 1 << 12;
     pub const FAST: u32 = 1 << 13;
+    pub const SKIP_SLOWLOG: u32 = 1 << 14;
 
     /// Bits for Redis's flag names.
     pub fn from_names(names: &[&str]) -> u32 {
@@ -70,6 +74,7 @@ pub mod flag {
                 "stale" => STALE,
                 "blocking" => BLOCKING,
                 "fast" => FAST,
+                "skip_slowlog" => SKIP_SLOWLOG,
                 _ => 0,
             }
         })
@@ -130,6 +135,9 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::set_ops::COMMANDS,
+        super::client::COMMANDS,
+        super::config::COMMANDS,
+        super::diag::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }
@@ -149,6 +157,20 @@ impl CommandTable {
             }
         }
         CommandTable { map }
+    }
+
+    /// The table after `rename-command` directives: a command moves to its
+    /// new name, or disappears when renamed to "".
+    pub fn build_renamed(renames: &[(String, String)]) -> CommandTable {
+        let mut t = CommandTable::build();
+        for (from, to) in renames {
+            if let Some(cmd) = t.map.remove(&from.to_ascii_lowercase()) {
+                if !to.is_empty() {
+                    t.map.insert(to.to_ascii_lowercase(), cmd);
+                }
+            }
+        }
+        t
     }
 
     /// Case-insensitive lookup without allocating for short names.

@@ -31,6 +31,19 @@ const FILE_ONLY: &[&str] = &[
     "sentinel",
 ];
 
+/// Directives that take several arguments on one line.
+const MULTI_ARG: &[&str] = &[
+    "save",
+    "client-output-buffer-limit",
+    "oom-score-adj-values",
+    "bind",
+    "shutdown-on-sigint",
+    "shutdown-on-sigterm",
+    "latency-tracking-info-percentiles",
+    "replicaof",
+    "notify-keyspace-events",
+];
+
 /// What start-up arguments asked for besides configuration.
 #[derive(Debug, Default)]
 pub struct Startup {
@@ -51,22 +64,7 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
             rest = &args[1..];
         }
     }
-    let mut options = String::new();
-    let mut read_stdin = false;
-    for (i, a) in rest.iter().enumerate() {
-        if a == "-" && i == rest.len() - 1 {
-            read_stdin = true;
-        } else if let Some(name) = a.strip_prefix("--") {
-            if !options.is_empty() {
-                options.push('\n');
-            }
-            options.push_str(name);
-            options.push(' ');
-        } else {
-            options.push_str(&quote(a));
-            options.push(' ');
-        }
-    }
+    let (options, read_stdin) = args_to_options(rest);
     if read_stdin {
         let mut s = String::new();
         let _ = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s);
@@ -97,6 +95,10 @@ pub fn load_startup_config(args: &[String]) -> Result<(Config, Startup), ConfigE
             .unwrap_or_default();
         cfg.store("dir", cwd);
     }
+    let cfg = Config {
+        renames: startup.renames.clone(),
+        ..cfg
+    };
     Ok((cfg, startup))
 }
 
@@ -107,6 +109,42 @@ fn read_file(path: &Path) -> Result<String, ConfigError> {
             path: path.display().to_string(),
             err: e.to_string(),
         })
+}
+
+/// Turn `--name value ...` arguments into config-file lines, as Redis 7.0
+/// does: a `--word` starts a new directive only once the previous one has
+/// a value (otherwise it *is* the value, e.g. `--proc-title-template
+/// --my--title`); `"--name value"` in one argument is name and value; a
+/// bare `--save` followed by another option or at the end means `save ""`.
+/// A final `-` reads more configuration from stdin.
+fn args_to_options(rest: &[String]) -> (String, bool) {
+    let mut options = String::new();
+    let mut read_stdin = false;
+    let mut has_value = true;
+    for (i, a) in rest.iter().enumerate() {
+        let last = i + 1 == rest.len();
+        if a == "-" && last {
+            read_stdin = true;
+        } else if let (true, Some(name)) = (has_value, a.strip_prefix("--")) {
+            if !options.is_empty() {
+                options.push('\n');
+            }
+            options.push_str(name);
+            options.push(' ');
+            let words = split_args(a.as_bytes()).map_or(1, |w| w.len());
+            has_value = words > 1;
+            let next_is_option = rest.get(i + 1).is_some_and(|n| n.starts_with("--"));
+            if words == 1 && a.eq_ignore_ascii_case("--save") && (last || next_is_option) {
+                options.push_str("\"\"");
+                has_value = true;
+            }
+        } else {
+            options.push_str(&quote(a));
+            options.push(' ');
+            has_value = true;
+        }
+    }
+    (options, read_stdin)
 }
 
 /// Quote like sdscatrepr so the argument survives re-splitting.
@@ -165,7 +203,9 @@ fn load_text(
             file_only(cfg, &name, args, base, startup, acc).map_err(|r| fail(&r))?;
             continue;
         }
-        if args.is_empty() {
+        // Multi-argument enums validate an empty list themselves.
+        let flags = name.starts_with("shutdown-on-");
+        if args.is_empty() && !flags {
             return Err(fail("Bad directive or wrong number of arguments"));
         }
         match name.as_str() {
@@ -175,14 +215,34 @@ fn load_text(
                     .map_err(|r| fail(&r))?
             }
             _ => {
-                if super::find(&name).is_none() {
+                let Some(d) = super::find(&name) else {
                     return Err(fail("Bad directive or wrong number of arguments"));
+                };
+                if args.len() != 1 && !MULTI_ARG.contains(&d.name) {
+                    return Err(fail("wrong number of arguments"));
+                }
+                if d.name == "replicaof" {
+                    check_replicaof(args).map_err(fail)?;
                 }
                 cfg.set(&name, args, true).map_err(|r| fail(&r))?;
             }
         }
     }
     Ok(())
+}
+
+/// `replicaof <host> <port>` or `replicaof no one`.
+fn check_replicaof(args: &[String]) -> Result<(), &'static str> {
+    let [host, port] = args else {
+        return Err("wrong number of arguments");
+    };
+    if host.eq_ignore_ascii_case("no") && port.eq_ignore_ascii_case("one") {
+        return Ok(());
+    }
+    match port.parse::<i64>() {
+        Ok(p) if (0..=65535).contains(&p) => Ok(()),
+        _ => Err("Invalid master port"),
+    }
 }
 
 fn accumulate(

@@ -2,6 +2,8 @@
 //! values that CONFIG GET/SET read and change at run time.
 
 pub mod file;
+pub mod hidden;
+pub mod rewrite;
 pub mod spec;
 pub mod table;
 
@@ -15,12 +17,15 @@ pub use file::{load_startup_config, ConfigError};
 use spec::Directive;
 use table::DIRECTIVES;
 
+/// Every directive, the hidden ones last.
+pub fn all() -> impl Iterator<Item = &'static Directive> {
+    DIRECTIVES.iter().chain(hidden::HIDDEN)
+}
+
 /// Find a directive by name or alias (case-insensitive).
 pub fn find(name: &str) -> Option<&'static Directive> {
     let lower = name.to_ascii_lowercase();
-    DIRECTIVES
-        .iter()
-        .find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+    all().find(|d| d.name == lower || d.alias == Some(lower.as_str()))
 }
 
 /// Values read on hot paths, mirrored into atomics whenever they change.
@@ -36,6 +41,7 @@ pub struct Hot {
     pub hz: AtomicI64,
     pub active_expire: AtomicBool,
     pub latency_monitor_threshold: AtomicI64,
+    pub latency_tracking: AtomicBool,
 }
 
 /// The server's configuration.
@@ -45,19 +51,20 @@ pub struct Config {
     pub hot: Hot,
     /// Path of the config file given at start (CONFIG REWRITE target).
     pub file: Option<std::path::PathBuf>,
+    /// `rename-command old new` pairs from the config file (`new` empty
+    /// disables the command).
+    pub renames: Vec<(String, String)>,
 }
 
 impl Config {
     /// Defaults for every directive.
     pub fn defaults() -> Config {
-        let values = DIRECTIVES
-            .iter()
-            .map(|d| (d.name, d.default.to_string()))
-            .collect();
+        let values = all().map(|d| (d.name, d.default.to_string())).collect();
         let cfg = Config {
             values: RwLock::new(values),
             hot: Hot::default(),
             file: None,
+            renames: Vec::new(),
         };
         cfg.hot.active_expire.store(true, Ordering::Relaxed);
         cfg.refresh_hot();
@@ -118,14 +125,34 @@ impl Config {
                 }
             }
         }
+        // Hidden directives answer only when asked for by their exact name.
+        for d in hidden::HIDDEN {
+            if patterns
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(d.name.as_bytes()))
+            {
+                out.insert(
+                    d.name.to_string(),
+                    values.get(d.name).cloned().unwrap_or_default(),
+                );
+            }
+        }
         out.into_iter().collect()
+    }
+
+    /// Every directive's current value by canonical name (CONFIG REWRITE).
+    pub fn values(&self) -> std::collections::HashMap<&'static str, String> {
+        self.values
+            .read()
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect()
     }
 
     /// All (name, value) pairs whose value differs from the default.
     pub fn non_defaults(&self) -> Vec<(&'static str, String)> {
         let values = self.values.read();
-        DIRECTIVES
-            .iter()
+        all()
             .filter_map(|d| {
                 let v = values.get(d.name)?;
                 (v != d.default).then(|| (d.name, v.clone()))
@@ -150,6 +177,10 @@ impl Config {
         h.hz.store(num("hz").clamp(1, 500), Ordering::Relaxed);
         h.latency_monitor_threshold
             .store(num("latency-monitor-threshold"), Ordering::Relaxed);
+        h.latency_tracking.store(
+            v.get("latency-tracking").is_some_and(|s| s == "yes"),
+            Ordering::Relaxed,
+        );
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }
@@ -164,6 +195,21 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
                 return Err("Invalid save parameters".into());
             }
             Ok(parts.join(" "))
+        }
+        "latency-tracking-info-percentiles" => {
+            let mut out = Vec::new();
+            for p in v.split_whitespace() {
+                let f: f64 = p.parse().map_err(|_| {
+                    "Invalid latency-tracking-info-percentiles parameters".to_string()
+                })?;
+                if !(0.0..=100.0).contains(&f) {
+                    return Err("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]".into());
+                }
+                // Stored the way Redis prints it: %f without trailing zeros.
+                let s = format!("{f:.6}");
+                out.push(s.trim_end_matches('0').trim_end_matches('.').to_string());
+            }
+            Ok(out.join(" "))
         }
         "dir" => {
             if !v.is_empty() {
@@ -187,8 +233,9 @@ mod tests {
         let text = include_str!("../../redis.conf.example");
         for d in DIRECTIVES {
             let needle = format!("\n{} ", d.name);
+            let commented = format!("\n# {} ", d.name);
             assert!(
-                text.contains(&needle),
+                text.contains(&needle) || text.contains(&commented),
                 "redis.conf.example lacks '{}'",
                 d.name
             );

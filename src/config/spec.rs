@@ -68,6 +68,7 @@ impl Directive {
                 check_bounds(v, min, max)?;
                 Ok(v.to_string())
             }
+            Kind::Memory { .. } if self.name == "maxmemory-clients" => percent_or_memory(&joined),
             Kind::Memory { min, max } => {
                 let v = if let Some(neg) = joined.strip_prefix('-') {
                     // Redis accepts negative plain integers for memory configs
@@ -78,6 +79,9 @@ impl Directive {
                 };
                 check_bounds(v, min, max)?;
                 Ok(v.to_string())
+            }
+            Kind::Enum(values) if self.name.starts_with("shutdown-on-") => {
+                shutdown_flags(&joined, values)
             }
             Kind::Enum(values) => {
                 let lower = joined.to_ascii_lowercase();
@@ -93,6 +97,53 @@ impl Directive {
             Kind::Str => Ok(joined),
         }
     }
+}
+
+/// `maxmemory-clients` takes bytes or a percentage of maxmemory (`N%`).
+fn percent_or_memory(v: &str) -> Result<String, String> {
+    const BAD: &str = "argument must be a memory or percent value";
+    if let Some(p) = v.strip_suffix('%') {
+        let n: i64 = p.parse().map_err(|_| BAD.to_string())?;
+        if n < 0 {
+            return Err(BAD.into());
+        }
+        if n > 100 {
+            return Err("percentage argument must be less or equal to 100".into());
+        }
+        return Ok(if n == 0 { "0".into() } else { format!("{n}%") });
+    }
+    parse_memory(v)
+        .filter(|n| *n >= 0)
+        .map(|n| n.to_string())
+        .ok_or_else(|| BAD.to_string())
+}
+
+/// `shutdown-on-sigint/sigterm` take a set of flags, printed in a fixed
+/// order; `default` alone means none.
+fn shutdown_flags(joined: &str, values: &[&str]) -> Result<String, String> {
+    let words: Vec<String> = joined
+        .split_whitespace()
+        .map(str::to_ascii_lowercase)
+        .collect();
+    if words.is_empty() || words.iter().any(|w| !values.contains(&w.as_str())) {
+        return Err(format!(
+            "argument(s) must be one of the following: {}",
+            values.join(", ")
+        ));
+    }
+    let has = |f: &str| words.iter().any(|w| w == f);
+    if has("save") && has("nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
+    }
+    let set: Vec<&str> = ["save", "nosave", "now", "force"]
+        .into_iter()
+        .filter(|f| has(f))
+        .collect();
+    Ok(if set.is_empty() {
+        "default".into()
+    } else {
+        set.join(" ")
+    })
 }
 
 fn check_bounds(v: i64, min: i64, max: i64) -> Result<(), String> {

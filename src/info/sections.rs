@@ -5,6 +5,23 @@ use std::sync::atomic::Ordering;
 
 use crate::server::Server;
 
+/// Every section in the order Redis prints them, whatever the request order.
+const ORDER: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "latencystats",
+    "cluster",
+    "keyspace",
+];
+/// Sections printed by `INFO` and `INFO default`.
 const DEFAULT: &[&str] = &[
     "server",
     "clients",
@@ -18,37 +35,40 @@ const DEFAULT: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-const ALL_EXTRA: &[&str] = &["commandstats", "latencystats"];
 
-/// Render the requested sections (`[]` = default).
-pub fn render(srv: &Server, req: &[String]) -> String {
-    let mut wanted: Vec<&str> = Vec::new();
-    let push = |w: &mut Vec<&str>, s: &'static str| {
-        if !w.contains(&s) {
-            w.push(s);
+/// Which sections a request selects: `default` (or no argument), `all`
+/// (everything but module-generated sections, which we have none of),
+/// `everything`, or section names (case-insensitive, unknown ones ignored).
+pub fn select(req: &[String]) -> Vec<&'static str> {
+    let mut on = vec![false; ORDER.len()];
+    let mut mark = |names: &[&str]| {
+        for (i, s) in ORDER.iter().enumerate() {
+            if names.contains(s) {
+                on[i] = true;
+            }
         }
     };
     if req.is_empty() {
-        DEFAULT.iter().for_each(|s| push(&mut wanted, s));
+        mark(DEFAULT);
     }
     for r in req {
-        match r.as_str() {
-            "default" => DEFAULT.iter().for_each(|s| push(&mut wanted, s)),
-            "all" | "everything" => {
-                DEFAULT
-                    .iter()
-                    .chain(ALL_EXTRA)
-                    .for_each(|s| push(&mut wanted, s));
-            }
-            other => {
-                if let Some(s) = DEFAULT.iter().chain(ALL_EXTRA).find(|s| **s == other) {
-                    push(&mut wanted, s);
-                }
-            }
+        match r.to_ascii_lowercase().as_str() {
+            "default" => mark(DEFAULT),
+            "all" | "everything" => mark(ORDER),
+            other => mark(&[other]),
         }
     }
+    ORDER
+        .iter()
+        .zip(on)
+        .filter_map(|(s, on)| on.then_some(*s))
+        .collect()
+}
+
+/// Render the requested sections (`[]` = default).
+pub fn render(srv: &Server, req: &[String]) -> String {
     let mut out = String::new();
-    for (i, s) in wanted.iter().enumerate() {
+    for (i, s) in select(req).iter().enumerate() {
         if i > 0 {
             out.push_str("\r\n");
         }
@@ -71,15 +91,19 @@ fn section(srv: &Server, name: &str, out: &mut String) {
     match name {
         "server" => server(srv, out),
         "clients" => clients(srv, out),
+        "memory" => super::resources::memory(srv, out),
+        "persistence" => persistence(srv, out),
         "stats" => stats(srv, out),
-        "keyspace" => keyspace(srv, out),
+        "replication" => replication(srv, out),
+        "cpu" => super::resources::cpu(out),
         "commandstats" => commandstats(srv, out),
         "errorstats" => errorstats(srv, out),
-        "replication" => replication(srv, out),
+        "latencystats" => latencystats(srv, out),
         "cluster" => {
             let on = i32::from(srv.config.get_bool("cluster-enabled"));
             let _ = write!(out, "cluster_enabled:{on}\r\n");
         }
+        "keyspace" => keyspace(srv, out),
         _ => {}
     }
 }
@@ -103,7 +127,7 @@ fn server(srv: &Server, out: &mut String) {
             "standalone"
         },
     );
-    line(out, "os", std::env::consts::OS);
+    line(out, "os", os_name());
     line(out, "arch_bits", 64);
     line(out, "monotonic_clock", "POSIX clock_gettime");
     line(out, "multiplexing_api", "epoll");
@@ -130,7 +154,6 @@ fn server(srv: &Server, out: &mut String) {
             .unwrap_or_default(),
     );
     line(out, "io_threads_active", 0);
-    line(out, "shoal_version", crate::SHOAL_VERSION);
 }
 
 fn clients(srv: &Server, out: &mut String) {
@@ -174,8 +197,12 @@ fn stats(srv: &Server, out: &mut String) {
     );
     line(out, "total_net_input_bytes", g(&s.total_net_input_bytes));
     line(out, "total_net_output_bytes", g(&s.total_net_output_bytes));
+    line(out, "total_net_repl_input_bytes", 0);
+    line(out, "total_net_repl_output_bytes", 0);
     line(out, "instantaneous_input_kbps", "0.00");
     line(out, "instantaneous_output_kbps", "0.00");
+    line(out, "instantaneous_input_repl_kbps", "0.00");
+    line(out, "instantaneous_output_repl_kbps", "0.00");
     line(out, "rejected_connections", g(&s.rejected_connections));
     line(out, "sync_full", 0);
     line(out, "sync_partial_ok", 0);
@@ -200,6 +227,7 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "keyspace_misses", g(&s.keyspace_misses));
     line(out, "pubsub_channels", 0);
     line(out, "pubsub_patterns", 0);
+    line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", 0);
     line(out, "total_forks", 0);
     line(out, "migrate_cached_sockets", 0);
@@ -305,5 +333,133 @@ fn commandstats(srv: &Server, out: &mut String) {
 fn errorstats(srv: &Server, out: &mut String) {
     for (k, v) in srv.errors.snapshot() {
         let _ = write!(out, "errorstat_{k}:count={v}\r\n");
+    }
+}
+
+/// Persistence: the truthful "nothing running, nothing saved" state until
+/// RDB/AOF exist; unsaved changes come from the `dirty` counter.
+fn persistence(srv: &Server, out: &mut String) {
+    line(
+        out,
+        "loading",
+        i32::from(srv.loading.load(Ordering::Relaxed)),
+    );
+    for k in [
+        "async_loading",
+        "current_cow_peak",
+        "current_cow_size",
+        "current_cow_size_age",
+    ] {
+        line(out, k, 0);
+    }
+    line(out, "current_fork_perc", "0.00");
+    line(out, "current_save_keys_processed", 0);
+    line(out, "current_save_keys_total", 0);
+    line(
+        out,
+        "rdb_changes_since_last_save",
+        srv.stats.dirty.load(Ordering::Relaxed),
+    );
+    line(out, "rdb_bgsave_in_progress", 0);
+    line(
+        out,
+        "rdb_last_save_time",
+        srv.lastsave.load(Ordering::Relaxed),
+    );
+    line(out, "rdb_last_bgsave_status", "ok");
+    line(out, "rdb_last_bgsave_time_sec", -1);
+    line(out, "rdb_current_bgsave_time_sec", -1);
+    line(out, "rdb_saves", 0);
+    line(out, "rdb_last_cow_size", 0);
+    line(out, "rdb_last_load_keys_expired", 0);
+    line(out, "rdb_last_load_keys_loaded", 0);
+    line(
+        out,
+        "aof_enabled",
+        i32::from(srv.config.get_bool("appendonly")),
+    );
+    line(out, "aof_rewrite_in_progress", 0);
+    line(out, "aof_rewrite_scheduled", 0);
+    line(out, "aof_last_rewrite_time_sec", -1);
+    line(out, "aof_current_rewrite_time_sec", -1);
+    line(out, "aof_last_bgrewrite_status", "ok");
+    line(out, "aof_rewrites", 0);
+    line(out, "aof_rewrites_consecutive_failures", 0);
+    line(out, "aof_last_write_status", "ok");
+    line(out, "aof_last_cow_size", 0);
+    line(out, "module_fork_in_progress", 0);
+    line(out, "module_fork_last_cow_size", 0);
+}
+
+/// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for commands with samples.
+fn latencystats(srv: &Server, out: &mut String) {
+    use super::histogram::{label, parse_percentiles};
+    let ps =
+        parse_percentiles(&srv.config.get("latency-tracking-info-percentiles")).unwrap_or_default();
+    let mut emit = |name: &str, h: &super::histogram::Histogram| {
+        let Some(vals) = h.percentiles(&ps) else {
+            return;
+        };
+        let fields: Vec<String> = ps
+            .iter()
+            .zip(vals)
+            .map(|(p, v)| format!("{}={:.3}", label(*p), v as f64 / 1000.0))
+            .collect();
+        let _ = write!(
+            out,
+            "latency_percentiles_usec_{name}:{}\r\n",
+            fields.join(",")
+        );
+    };
+    for c in srv.commands.all() {
+        emit(c.meta.name, &c.stats.hist);
+        let mut subs: Vec<_> = c.subs.values().collect();
+        subs.sort_by_key(|s| s.meta.name);
+        for s in subs {
+            emit(s.meta.name, &s.stats.hist);
+        }
+    }
+}
+
+/// `uname -s -r -m` as Redis prints it, e.g. `Linux 6.1.0 x86_64`.
+fn os_name() -> String {
+    let read = |p: &str| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .unwrap_or_default()
+    };
+    let kernel = read("/proc/sys/kernel/ostype");
+    if kernel.is_empty() {
+        return std::env::consts::OS.to_string();
+    }
+    format!(
+        "{kernel} {} {}",
+        read("/proc/sys/kernel/osrelease"),
+        std::env::consts::ARCH
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::select;
+
+    fn sel(args: &[&str]) -> Vec<&'static str> {
+        select(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn section_selection_follows_redis_rules() {
+        assert_eq!(sel(&[]), sel(&["default"]));
+        assert!(!sel(&[]).contains(&"commandstats"));
+        assert_eq!(sel(&["all"]).len(), 13);
+        assert_eq!(sel(&["everything"]), sel(&["all"]));
+        // Fixed order and no duplicates whatever the request order.
+        assert_eq!(
+            sel(&["keyspace", "CPU", "server", "cpu"]),
+            ["server", "cpu", "keyspace"]
+        );
+        assert_eq!(sel(&["cpu", "all"]), sel(&["all"]));
+        assert!(sel(&["nosuch"]).is_empty());
+        assert!(sel(&["commandSTATS"]) == ["commandstats"]);
     }
 }

@@ -29,7 +29,6 @@ pub fn call(
     };
     let start = Instant::now();
     let now_ms = clock::now_ms();
-    let db_before = sess.db;
     let result = {
         let mut ctx = Ctx {
             srv,
@@ -40,8 +39,13 @@ pub fn call(
         };
         handler(&mut ctx, argv)
     };
-    let usec = start.elapsed().as_micros() as u64;
+    let elapsed = start.elapsed();
+    let usec = elapsed.as_micros() as u64;
     let stats = &cmd.stats;
+    if srv.config.hot.latency_tracking.load(Ordering::Relaxed) {
+        stats.hist.record(elapsed.as_nanos() as u64);
+    }
+    record_latency(srv, cmd, usec, now_ms);
     stats.calls.fetch_add(1, Ordering::Relaxed);
     stats.usec.fetch_add(usec, Ordering::Relaxed);
     srv.stats
@@ -56,10 +60,57 @@ pub fn call(
             Reply::Error(e)
         }
     };
-    srv.slowlog.maybe_log(srv, usec, argv, sess);
+    if !cmd.has(flag::SKIP_SLOWLOG) {
+        srv.slowlog.maybe_log(srv, usec, argv, sess);
+    }
     if !srv.monitors.is_empty() && !cmd.has(flag::SKIP_MONITOR | flag::ADMIN) {
-        let line = Monitors::format(clock::now_us(), db_before, &sess.info.addr, argv);
+        // Redis shows the db the client is in after the command (SELECT
+        // shows its target) and hides credentials.
+        let shown = redact(argv);
+        let line = Monitors::format(clock::now_us(), sess.db, &sess.info.addr, &shown);
         srv.monitors.feed(line);
     }
     reply
+}
+
+/// Feed the latency monitor (LATENCY LATEST/HISTORY) when the command was
+/// slower than `latency-monitor-threshold` ms, under Redis's event names.
+fn record_latency(srv: &Server, cmd: &Command, usec: u64, now_ms: u64) {
+    let threshold = srv
+        .config
+        .hot
+        .latency_monitor_threshold
+        .load(Ordering::Relaxed);
+    let ms = usec / 1000;
+    if threshold <= 0 || ms < threshold as u64 {
+        return;
+    }
+    let event = if cmd.meta.has_flag("fast") {
+        "fast-command"
+    } else {
+        "command"
+    };
+    srv.latency.add(event, now_ms / 1000, ms);
+}
+
+/// MONITOR's view of `argv`: AUTH's arguments and HELLO's AUTH user and
+/// password become `(redacted)`, as in Redis 7.0.
+fn redact(argv: &[Bytes]) -> std::borrow::Cow<'_, [Bytes]> {
+    const HIDDEN: Bytes = Bytes::from_static(b"(redacted)");
+    let name = &argv[0];
+    if name.eq_ignore_ascii_case(b"auth") {
+        let mut v = argv.to_vec();
+        v[1..].fill(HIDDEN);
+        return v.into();
+    }
+    if name.eq_ignore_ascii_case(b"hello") {
+        if let Some(i) = argv.iter().position(|a| a.eq_ignore_ascii_case(b"auth")) {
+            let mut v = argv.to_vec();
+            for a in v.iter_mut().skip(i + 1).take(2) {
+                *a = HIDDEN;
+            }
+            return v.into();
+        }
+    }
+    argv.into()
 }

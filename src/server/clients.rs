@@ -8,6 +8,29 @@ use dashmap::DashMap;
 use parking_lot::Mutex;
 use tokio_util::sync::CancellationToken;
 
+/// Client classes of CLIENT LIST/KILL TYPE (replication ones never occur
+/// until replication exists).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientKind {
+    Normal,
+    Master,
+    Replica,
+    Pubsub,
+}
+
+impl ClientKind {
+    /// Parse a TYPE argument (`slave` is the old name of `replica`).
+    pub fn parse(s: &str) -> Option<ClientKind> {
+        match s.to_ascii_lowercase().as_str() {
+            "normal" => Some(ClientKind::Normal),
+            "master" => Some(ClientKind::Master),
+            "replica" | "slave" => Some(ClientKind::Replica),
+            "pubsub" => Some(ClientKind::Pubsub),
+            _ => None,
+        }
+    }
+}
+
 /// Per-connection information visible to other connections.
 #[derive(Debug)]
 pub struct ClientInfo {
@@ -65,24 +88,38 @@ impl ClientInfo {
         }
     }
 
-    /// The `flags=` field of CLIENT LIST.
+    /// True while subscribed to any channel or pattern (Redis's PUBSUB flag).
+    pub fn is_pubsub(&self) -> bool {
+        self.sub.load(Ordering::Relaxed)
+            + self.psub.load(Ordering::Relaxed)
+            + self.ssub.load(Ordering::Relaxed)
+            > 0
+    }
+
+    /// The client class used by CLIENT LIST/KILL TYPE. Monitors count as
+    /// normal clients, as in Redis.
+    pub fn kind(&self) -> ClientKind {
+        if self.is_pubsub() {
+            ClientKind::Pubsub
+        } else {
+            ClientKind::Normal
+        }
+    }
+
+    /// The `flags=` field of CLIENT LIST, letters in Redis's order.
     pub fn flags(&self) -> String {
         let mut f = String::new();
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
         }
-        if self.blocked.load(Ordering::Relaxed) {
-            f.push('b');
+        if self.is_pubsub() {
+            f.push('P');
         }
         if self.multi.load(Ordering::Relaxed) >= 0 {
             f.push('x');
         }
-        if self.sub.load(Ordering::Relaxed)
-            + self.psub.load(Ordering::Relaxed)
-            + self.ssub.load(Ordering::Relaxed)
-            > 0
-        {
-            f.push('P');
+        if self.blocked.load(Ordering::Relaxed) {
+            f.push('b');
         }
         if self.no_evict.load(Ordering::Relaxed) {
             f.push('e');
@@ -100,7 +137,7 @@ impl ClientInfo {
         let cmd = current_cmd.unwrap_or(*self.last_cmd.lock());
         let qbuf = self.qbuf.load(Ordering::Relaxed);
         format!(
-            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=1024 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
+            "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={}",
             self.id,
             self.addr,
             self.laddr,
@@ -117,7 +154,7 @@ impl ClientInfo {
             qbuf,
             0,
             self.omem.load(Ordering::Relaxed),
-            qbuf + 1024 + self.omem.load(Ordering::Relaxed),
+            qbuf + 16384 + self.omem.load(Ordering::Relaxed),
             cmd,
             self.resp.load(Ordering::Relaxed),
         )

@@ -64,6 +64,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
                     srv.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    srv.stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let mut next = conn.process(&srv, &mut sess, &push_tx).await;
                     loop {
@@ -112,6 +113,9 @@ impl Conn {
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
     ) -> Next {
+        // CLIENT LIST's qbuf: Redis trims its query buffer only after the
+        // whole batch ran, so every command sees the full batch.
+        sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
         loop {
             let limits = ParseLimits {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
@@ -122,7 +126,10 @@ impl Conn {
                     if argv.is_empty() {
                         continue;
                     }
-                    wait_if_paused(srv, &argv).await;
+                    wait_if_paused(srv, &sess.info, &argv).await;
+                    if sess.info.kill.is_cancelled() {
+                        return Next::Close;
+                    }
                     let was_monitor = sess.monitor;
                     let reply = dispatch::execute(srv, sess, argv);
                     if sess.pending_block.is_some() {
@@ -233,7 +240,7 @@ impl Conn {
 }
 
 /// CLIENT PAUSE: hold the command until the pause ends or no longer applies.
-async fn wait_if_paused(srv: &Arc<Server>, argv: &[Bytes]) {
+async fn wait_if_paused(srv: &Arc<Server>, me: &ClientInfo, argv: &[Bytes]) {
     loop {
         let notified = srv.pause_changed.notified();
         let until = {
@@ -248,6 +255,8 @@ async fn wait_if_paused(srv: &Arc<Server>, argv: &[Bytes]) {
             _ = notified => {}
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
             _ = srv.shutdown.cancelled() => return,
+            // A paused client can still be killed (CLIENT KILL).
+            _ = me.kill.cancelled() => return,
         }
     }
 }
@@ -280,6 +289,9 @@ async fn flush(
         r = wr.write_all(out) => r.is_ok(),
         _ = info.kill.cancelled() => false,
     };
+    srv.stats
+        .total_writes_processed
+        .fetch_add(1, Ordering::Relaxed);
     srv.stats
         .total_net_output_bytes
         .fetch_add(n as u64, Ordering::Relaxed);

@@ -33,6 +33,8 @@ pub fn spawn(srv: Arc<Server>) {
                 .unwrap_or_default();
             }
             crate::persistence::save::cron(&srv);
+            // Keeps used_memory_peak current between INFO calls.
+            crate::info::resources::used_memory();
             client_timeouts(&srv);
             unpause_if_due(&srv);
             let ops = srv.stats.total_commands_processed.load(Ordering::Relaxed);

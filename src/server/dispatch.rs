@@ -51,6 +51,15 @@ pub fn resolve<'t>(srv: &'t Server, argv: &[Bytes]) -> Result<&'t Command, Redis
     Ok(sub)
 }
 
+/// The command (or subcommand) an arity error is charged to.
+fn arity_target<'t>(srv: &'t Server, argv: &[Bytes]) -> Option<&'t Command> {
+    let cmd = srv.commands.get(&argv[0])?;
+    match argv.get(1) {
+        Some(sub) if cmd.is_container() => cmd.sub(sub),
+        _ => Some(cmd),
+    }
+}
+
 fn truncate(s: &str, n: usize) -> String {
     s.chars().take(n).collect()
 }
@@ -76,7 +85,14 @@ fn unknown_command(argv: &[Bytes]) -> RedisError {
 pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply {
     let cmd = match resolve(srv, &argv) {
         Ok(c) => c,
-        Err(e) => return reject(srv, sess, None, e),
+        Err(e) => {
+            // Redis counts an arity error as a rejected call of the command.
+            let target = match e {
+                RedisError::WrongArity(_) => arity_target(srv, &argv),
+                _ => None,
+            };
+            return reject(srv, sess, target, e);
+        }
     };
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
@@ -109,7 +125,11 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let meta = cmd.meta;
-    if cmd.has(flag::PROTECTED) && !protected_allowed(srv, meta.name, sess) {
+    // COMMAND INFO does not expose Redis's PROTECTED flag, so the generated
+    // table lacks it: DEBUG and MODULE are the protected commands.
+    let root = meta.name.split('|').next().unwrap_or(meta.name);
+    let protected = meta.has_flag("protected") || matches!(root, "debug" | "module");
+    if protected && !protected_allowed(srv, meta.name, sess) {
         let what = meta
             .name
             .split('|')

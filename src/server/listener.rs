@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use super::clients::ClientInfo;
 use super::{conn, cron, shutdown, Server};
@@ -12,7 +13,7 @@ use crate::util::clock;
 
 /// Bind, serve, and return the exit code once shutdown completes.
 pub async fn serve(srv: Arc<Server>) -> i32 {
-    let listeners = match bind_all(&srv).await {
+    let listeners = match bind_all(&srv, srv.port()) {
         Ok(l) => l,
         Err(e) => {
             tracing::warn!("{e}");
@@ -22,16 +23,44 @@ pub async fn serve(srv: Arc<Server>) -> i32 {
     shutdown::install_signal_handlers(srv.clone());
     cron::spawn(srv.clone());
     tracing::info!("Ready to accept connections");
-    let mut tasks = Vec::new();
-    for l in listeners {
-        tasks.push(tokio::spawn(accept_loop(srv.clone(), l)));
+    if let Err(e) = start_accepting(&srv, listeners) {
+        tracing::warn!("{e}");
+        return 1;
     }
     srv.shutdown.cancelled().await;
     shutdown::finish(&srv).await
 }
 
-async fn bind_all(srv: &Server) -> Result<Vec<TcpListener>, String> {
-    let port = srv.port();
+/// CONFIG SET port: listen on `port` first, and only once that worked
+/// stop accepting on the old port (existing clients stay connected).
+pub fn rebind(srv: &Arc<Server>, port: u16) -> Result<(), String> {
+    // Redis reports the bare system error here.
+    let listeners = bind_all(srv, port).map_err(|e| match e.rsplit_once(": ") {
+        Some((_, cause)) => cause.to_string(),
+        None => e,
+    })?;
+    start_accepting(srv, listeners)?;
+    srv.tcp_port.store(u64::from(port), Ordering::Relaxed);
+    Ok(())
+}
+
+/// Spawn the accept loops of a new listener generation, ending the old one.
+fn start_accepting(srv: &Arc<Server>, listeners: Vec<std::net::TcpListener>) -> Result<(), String> {
+    let mut tokio_listeners = Vec::new();
+    for l in listeners {
+        l.set_nonblocking(true).map_err(|e| e.to_string())?;
+        tokio_listeners.push(TcpListener::from_std(l).map_err(|e| e.to_string())?);
+    }
+    let generation = CancellationToken::new();
+    let old = std::mem::replace(&mut *srv.listening.lock(), generation.clone());
+    old.cancel();
+    for l in tokio_listeners {
+        tokio::spawn(accept_loop(srv.clone(), l, generation.clone()));
+    }
+    Ok(())
+}
+
+fn bind_all(srv: &Server, port: u16) -> Result<Vec<std::net::TcpListener>, String> {
     let bind = srv.config.get("bind");
     let mut out = Vec::new();
     for addr in bind.split_whitespace() {
@@ -49,7 +78,7 @@ async fn bind_all(srv: &Server) -> Result<Vec<TcpListener>, String> {
         } else {
             format!("{host}:{port}")
         };
-        match TcpListener::bind(&sock).await {
+        match std::net::TcpListener::bind(&sock) {
             Ok(l) => out.push(l),
             Err(e) if optional => tracing::debug!("Skipping optional bind {sock}: {e}"),
             Err(e) => {
@@ -65,7 +94,7 @@ async fn bind_all(srv: &Server) -> Result<Vec<TcpListener>, String> {
     Ok(out)
 }
 
-async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
+async fn accept_loop(srv: Arc<Server>, listener: TcpListener, generation: CancellationToken) {
     let laddr = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -73,6 +102,7 @@ async fn accept_loop(srv: Arc<Server>, listener: TcpListener) {
     loop {
         let accepted = tokio::select! {
             _ = srv.shutdown.cancelled() => return,
+            _ = generation.cancelled() => return,
             r = listener.accept() => r,
         };
         let (stream, peer) = match accepted {

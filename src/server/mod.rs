@@ -53,6 +53,7 @@ pub struct Server {
     pub clients: Clients,
     pub commands: CommandTable,
     pub slowlog: Slowlog,
+    pub latency: crate::info::latency::LatencyMonitor,
     pub monitors: Monitors,
     pub shutdown: CancellationToken,
     pub shutdown_mode: Mutex<Option<ShutdownMode>>,
@@ -64,6 +65,8 @@ pub struct Server {
     pub pause_changed: tokio::sync::Notify,
     pub executable: String,
     pub tcp_port: AtomicU64,
+    /// Cancelled to stop the current accept loops (CONFIG SET port).
+    pub listening: Mutex<CancellationToken>,
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
@@ -86,13 +89,15 @@ impl Server {
         let cluster = config
             .get_bool("cluster-enabled")
             .then(|| crate::cluster::Cluster::new(&config));
+        let commands = CommandTable::build_renamed(&config.renames);
         Arc::new(Server {
             config,
             ks,
             stats,
             clients: Clients::default(),
-            commands: CommandTable::build(),
+            commands,
             slowlog: Slowlog::default(),
+            latency: Default::default(),
             monitors: Monitors::default(),
             shutdown: CancellationToken::new(),
             shutdown_mode: Mutex::new(None),
@@ -106,6 +111,7 @@ impl Server {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default(),
             tcp_port: AtomicU64::new(port),
+            listening: Mutex::new(CancellationToken::new()),
             loading: AtomicBool::new(false),
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
@@ -143,6 +149,7 @@ pub fn run(config: Config) -> i32 {
             tracing::warn!("{e}");
             return 1;
         }
+        crate::info::resources::record_startup();
         listener::serve(srv).await
     })
 }

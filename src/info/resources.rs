@@ -1,0 +1,242 @@
+//! INFO memory and INFO cpu: real figures from jemalloc's statistics,
+//! /proc and getrusage, with Redis 7.0.15's field names and order.
+//!
+//! `used_memory` is jemalloc's `stats.allocated` (Redis reports its own
+//! zmalloc counter, which tracks the same thing); `used_memory_rss` is the
+//! process RSS as Redis reads it. The peak is tracked here, refreshed by
+//! the cron and whenever INFO memory is rendered.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::server::Server;
+
+static PEAK: AtomicU64 = AtomicU64::new(0);
+static STARTUP: AtomicU64 = AtomicU64::new(0);
+
+/// jemalloc's view of the heap.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct AllocStats {
+    pub allocated: u64,
+    pub active: u64,
+    pub resident: u64,
+}
+
+#[cfg(not(target_env = "msvc"))]
+pub fn alloc_stats() -> AllocStats {
+    use tikv_jemalloc_ctl::{epoch, stats};
+    // Statistics are cached by jemalloc until the epoch advances.
+    let _ = epoch::advance();
+    AllocStats {
+        allocated: stats::allocated::read().unwrap_or(0) as u64,
+        active: stats::active::read().unwrap_or(0) as u64,
+        resident: stats::resident::read().unwrap_or(0) as u64,
+    }
+}
+
+#[cfg(target_env = "msvc")]
+pub fn alloc_stats() -> AllocStats {
+    AllocStats::default()
+}
+
+/// Record the memory in use right after start-up (`used_memory_startup`).
+pub fn record_startup() {
+    let a = alloc_stats().allocated;
+    STARTUP.store(a, Ordering::Relaxed);
+    PEAK.fetch_max(a, Ordering::Relaxed);
+}
+
+/// Current used memory, also folded into the peak.
+pub fn used_memory() -> u64 {
+    let a = alloc_stats().allocated;
+    PEAK.fetch_max(a, Ordering::Relaxed);
+    a
+}
+
+/// A `kB` figure from a /proc file such as `VmRSS:  1234 kB` (0 if absent).
+fn proc_kb(path: &str, field: &str) -> u64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Process resident set size, as Redis reads it from /proc.
+fn process_rss() -> u64 {
+    proc_kb("/proc/self/status", "VmRSS:")
+}
+
+fn total_system_memory() -> u64 {
+    proc_kb("/proc/meminfo", "MemTotal:")
+}
+
+/// Redis's bytesToHuman: `B`, then K/M/G/T/P with two decimals.
+pub fn human(n: u64) -> String {
+    const UNITS: [(f64, &str); 5] = [
+        (1024.0, "K"),
+        (1048576.0, "M"),
+        (1073741824.0, "G"),
+        (1099511627776.0, "T"),
+        (1125899906842624.0, "P"),
+    ];
+    if n < 1024 {
+        return format!("{n}B");
+    }
+    let f = n as f64;
+    for (i, (div, unit)) in UNITS.iter().enumerate() {
+        let last = i + 1 == UNITS.len();
+        if last || f < div * 1024.0 {
+            return format!("{:.2}{unit}", f / div);
+        }
+    }
+    format!("{n}B")
+}
+
+fn ratio(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
+    }
+}
+
+fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+pub fn memory(srv: &Server, out: &mut String) {
+    let a = alloc_stats();
+    let used = a.allocated;
+    let peak = PEAK.fetch_max(used, Ordering::Relaxed).max(used);
+    let rss = match process_rss() {
+        0 => a.resident,
+        r => r,
+    };
+    let startup = STARTUP.load(Ordering::Relaxed).min(used);
+    let overhead = startup;
+    let dataset = used - overhead;
+    let net = used - startup;
+    line(out, "used_memory", used);
+    line(out, "used_memory_human", human(used));
+    line(out, "used_memory_rss", rss);
+    line(out, "used_memory_rss_human", human(rss));
+    line(out, "used_memory_peak", peak);
+    line(out, "used_memory_peak_human", human(peak));
+    line(
+        out,
+        "used_memory_peak_perc",
+        format!("{:.2}%", ratio(used, peak) * 100.0),
+    );
+    line(out, "used_memory_overhead", overhead);
+    line(out, "used_memory_startup", startup);
+    line(out, "used_memory_dataset", dataset);
+    line(
+        out,
+        "used_memory_dataset_perc",
+        format!("{:.2}%", ratio(dataset, net) * 100.0),
+    );
+    line(out, "allocator_allocated", a.allocated);
+    line(out, "allocator_active", a.active);
+    line(out, "allocator_resident", a.resident);
+    let sys = total_system_memory();
+    line(out, "total_system_memory", sys);
+    line(out, "total_system_memory_human", human(sys));
+    // No scripting engine yet: every script/function figure is zero.
+    for k in ["used_memory_lua", "used_memory_vm_eval"] {
+        line(out, k, 0);
+    }
+    line(out, "used_memory_lua_human", human(0));
+    for k in [
+        "used_memory_scripts_eval",
+        "number_of_cached_scripts",
+        "number_of_functions",
+        "number_of_libraries",
+        "used_memory_vm_functions",
+        "used_memory_vm_total",
+    ] {
+        line(out, k, 0);
+    }
+    line(out, "used_memory_vm_total_human", human(0));
+    line(out, "used_memory_functions", 0);
+    line(out, "used_memory_scripts", 0);
+    line(out, "used_memory_scripts_human", human(0));
+    let maxmemory = srv.config.get("maxmemory").parse::<u64>().unwrap_or(0);
+    line(out, "maxmemory", maxmemory);
+    line(out, "maxmemory_human", human(maxmemory));
+    line(out, "maxmemory_policy", srv.config.get("maxmemory-policy"));
+    let frag = |o: &mut String, k: &str, a: u64, b: u64| {
+        line(o, &format!("{k}_ratio"), format!("{:.2}", ratio(a, b)));
+        line(o, &format!("{k}_bytes"), a as i64 - b as i64);
+    };
+    frag(out, "allocator_frag", a.active, a.allocated);
+    frag(out, "allocator_rss", a.resident, a.active);
+    frag(out, "rss_overhead", rss, a.resident);
+    line(
+        out,
+        "mem_fragmentation_ratio",
+        format!("{:.2}", ratio(rss, used)),
+    );
+    line(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
+    for k in [
+        "mem_not_counted_for_evict",
+        "mem_replication_backlog",
+        "mem_total_replication_buffers",
+        "mem_clients_slaves",
+        "mem_clients_normal",
+        "mem_cluster_links",
+        "mem_aof_buffer",
+    ] {
+        line(out, k, 0);
+    }
+    line(out, "mem_allocator", "jemalloc-5.3.0");
+    line(out, "active_defrag_running", 0);
+    line(out, "lazyfree_pending_objects", 0);
+    line(out, "lazyfreed_objects", 0);
+}
+
+/// User and system CPU seconds of `who`, formatted as Redis does.
+#[allow(unsafe_code)]
+fn rusage(who: libc::c_int) -> (String, String) {
+    // SAFETY: getrusage only writes into the zeroed struct we pass.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let ok = unsafe { libc::getrusage(who, &mut ru) } == 0;
+    if !ok {
+        return ("0.000000".into(), "0.000000".into());
+    }
+    let f = |t: libc::timeval| format!("{}.{:06}", t.tv_sec, t.tv_usec);
+    (f(ru.ru_stime), f(ru.ru_utime))
+}
+
+pub fn cpu(out: &mut String) {
+    let (sys, user) = rusage(libc::RUSAGE_SELF);
+    let (csys, cuser) = rusage(libc::RUSAGE_CHILDREN);
+    #[cfg(target_os = "linux")]
+    let (tsys, tuser) = rusage(libc::RUSAGE_THREAD);
+    #[cfg(not(target_os = "linux"))]
+    let (tsys, tuser) = (sys.clone(), user.clone());
+    line(out, "used_cpu_sys", sys);
+    line(out, "used_cpu_user", user);
+    line(out, "used_cpu_sys_children", csys);
+    line(out, "used_cpu_user_children", cuser);
+    line(out, "used_cpu_sys_main_thread", tsys);
+    line(out, "used_cpu_user_main_thread", tuser);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1024), "1.00K");
+        assert_eq!(human(965728), "943.09K");
+        assert_eq!(human(6672384), "6.36M");
+        assert_eq!(human(25276510208), "23.54G");
+    }
+}

@@ -126,6 +126,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::blocking::COMMANDS,
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
+        super::dump::COMMANDS,
+        super::migrate::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -2,11 +2,12 @@
 //! against the remaining input, so garbage yields `RdbError`, never a panic
 //! or a huge allocation.
 
+use super::{build, decode_compact, Limits};
 use super::{
     opcode, rtype, RdbError, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
+use crate::types::{StrValue, Value};
 
 /// One key read from the file.
 #[derive(Debug)]
@@ -28,11 +29,34 @@ pub struct Meta {
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
+    limits: Limits,
 }
 
 impl<'a> Reader<'a> {
     pub fn new(data: &'a [u8]) -> Self {
-        Reader { data, pos: 0 }
+        Reader {
+            data,
+            pos: 0,
+            limits: Limits::default(),
+        }
+    }
+
+    /// A reader that builds collections with the given size thresholds.
+    pub fn with_limits(data: &'a [u8], limits: Limits) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
     }
 
     pub fn pos(&self) -> usize {
@@ -116,38 +140,39 @@ impl<'a> Reader<'a> {
 
 /// Decode a value of type `t` (the body of a key, or of a DUMP payload).
 pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
+    let lim = r.limits();
     match t {
         rtype::STRING => Ok(Value::Str(StrValue::from_bytes(&r.string()?))),
         rtype::LIST => {
             let n = r.length()?;
-            let mut l = ListValue::default();
+            let mut items = Vec::new();
             for _ in 0..n {
-                l.items.push_back(r.string()?.into());
+                items.push(r.string()?);
             }
-            Ok(Value::List(l))
+            build::list(items)
         }
         rtype::SET => {
             let n = r.length()?;
-            let mut s = std::collections::HashSet::with_hasher(ahash::RandomState::new());
+            let mut items = Vec::new();
             for _ in 0..n {
-                s.insert(r.string()?.into_boxed_slice());
+                items.push(r.string()?);
             }
-            Ok(Value::Set(SetValue::Table(s)))
+            build::set(items, &lim)
         }
         rtype::HASH => {
             let n = r.length()?;
-            let mut m = std::collections::HashMap::with_hasher(ahash::RandomState::new());
+            let mut pairs = Vec::new();
             for _ in 0..n {
-                let f = r.string()?.into_boxed_slice();
-                m.insert(f, r.string()?.into_boxed_slice());
+                let f = r.string()?;
+                pairs.push((f, r.string()?));
             }
-            Ok(Value::Hash(HashValue::Table(m)))
+            build::hash(pairs, &lim)
         }
         rtype::ZSET | rtype::ZSET_2 => {
             let n = r.length()?;
             let mut v = Vec::new();
             for _ in 0..n {
-                let m = r.string()?.into_boxed_slice();
+                let m = r.string()?;
                 let score = if t == rtype::ZSET_2 {
                     f64::from_le_bytes(r.array()?)
                 } else {
@@ -155,11 +180,9 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
                 };
                 v.push((m, score));
             }
-            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            Ok(Value::ZSet(ZSetValue::Listpack(v)))
+            build::zset(v, &lim)
         }
-        6..=21 => Err(RdbError::Unsupported(t)),
-        other => Err(RdbError::UnknownType(other)),
+        other => decode_compact::read_compact(r, other),
     }
 }
 
@@ -180,9 +203,18 @@ fn read_text_double(r: &mut Reader) -> Result<f64, RdbError> {
 /// Parse a whole RDB file, calling `on_item` for every key.
 pub fn load(
     data: &[u8],
+    on_item: impl FnMut(Item) -> Result<(), RdbError>,
+) -> Result<Meta, RdbError> {
+    load_with(data, Limits::default(), on_item)
+}
+
+/// `load` with the server's encoding thresholds.
+pub fn load_with(
+    data: &[u8],
+    limits: Limits,
     mut on_item: impl FnMut(Item) -> Result<(), RdbError>,
 ) -> Result<Meta, RdbError> {
-    let mut r = Reader::new(data);
+    let mut r = Reader::with_limits(data, limits);
     if r.take(5)? != b"REDIS" {
         return Err(RdbError::BadSignature);
     }
@@ -225,7 +257,7 @@ pub fn load(
                 r.u8()?;
             }
             opcode::MODULE_AUX | opcode::FUNCTION | opcode::FUNCTION2 => {
-                return Err(RdbError::Unsupported(op))
+                return Err(RdbError::UnsupportedOpcode(op))
             }
             t => {
                 let key = r.string()?;

@@ -9,9 +9,13 @@
 //! for the same reason). The blocking socket I/O runs under
 //! `block_in_place`, so the async worker is handed off, not stalled.
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpStream, ToSocketAddrs};
-use std::time::Duration;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
 
 use bytes::Bytes;
 
@@ -26,6 +30,47 @@ pub const COMMANDS: &[(&str, Handler)] = &[("migrate", migrate)];
 
 /// Redis reads each reply line into a 1024-byte buffer.
 const LINE_MAX: usize = 1023;
+/// Cached connections: at most this many, closed after this idle time
+/// (MIGRATE_SOCKET_CACHE_ITEMS / _TTL).
+const CACHE_ITEMS: usize = 64;
+const CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// A connection kept for the next MIGRATE to the same `host:port`, with
+/// the db it has selected (-1: unknown, SELECT again).
+struct Cached {
+    conn: BufReader<TcpStream>,
+    last_dbid: i64,
+    last_use: Instant,
+}
+
+static CACHE: LazyLock<Mutex<HashMap<Vec<u8>, Cached>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Close idle cached connections; returns how many remain (INFO's
+/// migrate_cached_sockets).
+pub fn cached_sockets() -> usize {
+    let mut c = CACHE.lock();
+    c.retain(|_, s| s.last_use.elapsed() <= CACHE_TTL);
+    c.len()
+}
+
+fn cache_put(name: Vec<u8>, conn: BufReader<TcpStream>, last_dbid: i64) {
+    let mut c = CACHE.lock();
+    if c.len() >= CACHE_ITEMS && !c.contains_key(&name) {
+        if let Some(k) = c.keys().next().cloned() {
+            c.remove(&k);
+        }
+    }
+    let last_use = Instant::now();
+    c.insert(
+        name,
+        Cached {
+            conn,
+            last_dbid,
+            last_use,
+        },
+    );
+}
 
 struct Opts {
     copy: bool,
@@ -123,10 +168,18 @@ struct Transfer<'a> {
     host: &'a [u8],
     port: &'a [u8],
     timeout: Duration,
-    request: &'a [u8],
-    auth: bool,
-    select: bool,
+    /// AUTH command (may be empty), the SELECT command, the RESTOREs.
+    auth: &'a [u8],
+    select: &'a [u8],
+    restores: &'a [u8],
+    dbid: i64,
     keys: usize,
+}
+
+impl Transfer<'_> {
+    fn cache_name(&self) -> Vec<u8> {
+        [self.host, b":", self.port].concat()
+    }
 }
 
 fn connect(t: &Transfer) -> Result<TcpStream, SockErr> {
@@ -174,13 +227,26 @@ fn read_line(r: &mut BufReader<TcpStream>) -> Result<String, bool> {
     }
 }
 
-/// One attempt: connect, send everything, read the replies.
+/// One attempt: reuse or open a connection, send everything, read the
+/// replies. The connection goes back to the cache unless a socket error
+/// happened.
 fn attempt(t: &Transfer) -> Result<Outcome, SockErr> {
-    let mut s = connect(t)?;
-    s.write_all(t.request).map_err(|_| SockErr::Write)?;
-    let mut r = BufReader::new(s);
+    let name = t.cache_name();
+    let cached = CACHE.lock().remove(&name);
+    let (mut r, last_dbid) = match cached {
+        Some(c) => (c.conn, c.last_dbid),
+        None => (BufReader::new(connect(t)?), -1),
+    };
+    let select = last_dbid != t.dbid;
+    let mut req = t.auth.to_vec();
+    if select {
+        req.extend_from_slice(t.select);
+    }
+    req.extend_from_slice(t.restores);
+    r.get_mut().write_all(&req).map_err(|_| SockErr::Write)?;
     let mut pre_error = None;
-    for _ in 0..(usize::from(t.auth) + usize::from(t.select)) {
+    let auth = !t.auth.is_empty();
+    for _ in 0..(usize::from(auth) + usize::from(select)) {
         let line = read_line(&mut r).map_err(|timeout| SockErr::Read { timeout })?;
         if pre_error.is_none() {
             pre_error = line.strip_prefix('-').map(str::to_string);
@@ -196,7 +262,7 @@ fn attempt(t: &Transfer) -> Result<Outcome, SockErr> {
             Ok(l) => l,
             Err(timeout) => {
                 out.read_failed = Some(timeout);
-                break;
+                return Ok(out);
             }
         };
         let err = pre_error
@@ -207,12 +273,16 @@ fn attempt(t: &Transfer) -> Result<Outcome, SockErr> {
         }
         out.acked.push(err.is_none());
     }
+    // After an error from the target its selected db is not known.
+    let db = if out.error.is_some() { -1 } else { t.dbid };
+    cache_put(name, r, db);
     Ok(out)
 }
 
 /// Redis retries once after a socket error that is not a timeout, as long
 /// as no reply has been read (a cached connection may just have closed).
 fn transfer(t: &Transfer) -> Result<Outcome, SockErr> {
+    cached_sockets();
     match attempt(t) {
         Err(SockErr::Read { timeout: false }) | Err(SockErr::Write) => attempt(t),
         Ok(o) if o.acked.is_empty() && o.read_failed == Some(false) => attempt(t),
@@ -248,14 +318,16 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut g = ctx.lock(&db, &keys);
     let now = g.now();
 
-    let mut req = Vec::new();
+    let mut auth = Vec::new();
     if let Some((user, pass)) = &o.auth {
         match user {
-            Some(u) => resp(&mut req, &[b"AUTH", u, pass]),
-            None => resp(&mut req, &[b"AUTH", pass]),
+            Some(u) => resp(&mut auth, &[b"AUTH", u, pass]),
+            None => resp(&mut auth, &[b"AUTH", pass]),
         }
     }
-    resp(&mut req, &[b"SELECT", dbid.to_string().as_bytes()]);
+    let mut select = Vec::new();
+    resp(&mut select, &[b"SELECT", dbid.to_string().as_bytes()]);
+    let mut restores = Vec::new();
     let mut sent = Vec::new();
     for k in &keys {
         let Some(e) = g.get(k) else { continue };
@@ -270,7 +342,7 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if o.replace {
             parts.push(b"REPLACE");
         }
-        resp(&mut req, &parts);
+        resp(&mut restores, &parts);
         sent.push(k.clone());
     }
     if sent.is_empty() {
@@ -280,9 +352,10 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         host: &argv[1],
         port: &argv[2],
         timeout: Duration::from_millis(timeout),
-        request: &req,
-        auth: o.auth.is_some(),
-        select: true,
+        auth: &auth,
+        select: &select,
+        restores: &restores,
+        dbid,
         keys: sent.len(),
     };
     let out = blocking(|| transfer(&t)).map_err(io_error)?;

@@ -254,6 +254,30 @@ mod tests {
     }
 
     #[test]
+    fn ziplist_all_encodings() {
+        let mut zl = vec![0u8; 10];
+        zl.extend_from_slice(&[0x00, 0x02, b'a', b'b']); // 6-bit string
+        zl.extend_from_slice(&[0x04, 0xF5]); // immediate 4
+        zl.extend_from_slice(&[0x02, 0xC0]); // int16
+        zl.extend_from_slice(&(-300i16).to_le_bytes());
+        let tail = zl.len() as u32;
+        zl.extend_from_slice(&[0x04, 0xF0]); // int24
+        zl.extend_from_slice(&100000i32.to_le_bytes()[..3]);
+        zl.push(0xFF);
+        let n = zl.len() as u32;
+        zl[..4].copy_from_slice(&n.to_le_bytes());
+        zl[4..8].copy_from_slice(&tail.to_le_bytes());
+        zl[8..10].copy_from_slice(&4u16.to_le_bytes());
+        let v = ziplist(&zl).unwrap();
+        let want: Vec<&[u8]> = vec![b"ab", b"4", b"-300", b"100000"];
+        assert_eq!(v, want);
+        // A wrong element count or a truncated blob is an error.
+        zl[8] = 5;
+        assert!(ziplist(&zl).is_err());
+        assert!(ziplist(&zl[..zl.len() - 2]).is_err());
+    }
+
+    #[test]
     fn backlen_multi_byte() {
         // 200 = 1<<7 | 72: leftmost 0x01, rightmost 72|0x80.
         assert_eq!(decode_backlen(&[0x01, 72 | 0x80]), Some(200));

@@ -138,6 +138,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::client::COMMANDS,
         super::config::COMMANDS,
         super::diag::COMMANDS,
+        super::dump::COMMANDS,
+        super::migrate::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -230,7 +230,11 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", 0);
     line(out, "total_forks", 0);
-    line(out, "migrate_cached_sockets", 0);
+    line(
+        out,
+        "migrate_cached_sockets",
+        crate::commands::migrate::cached_sockets(),
+    );
     line(out, "slave_expires_tracked_keys", 0);
     line(out, "active_defrag_hits", 0);
     line(out, "active_defrag_misses", 0);

@@ -256,7 +256,7 @@ pub fn load_file(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
     let now = clock::now_ms();
     let ks = &srv.ks;
     let mut n = 0u64;
-    let limits = crate::types::EncodingLimits::from_config(&srv.config);
+    let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
     decode::load_with(&data, limits, |item| {
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));

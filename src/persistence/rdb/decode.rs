@@ -2,11 +2,12 @@
 //! against the remaining input, so garbage yields `RdbError`, never a panic
 //! or a huge allocation.
 
+use super::{build, decode_compact, Limits};
 use super::{
     opcode, rtype, RdbError, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{EncodingLimits, HashValue, ListValue, SetValue, StrValue, Value, ZSetValue};
+use crate::types::{StrValue, Value};
 
 /// One key read from the file.
 #[derive(Debug)]
@@ -28,8 +29,7 @@ pub struct Meta {
 pub struct Reader<'a> {
     data: &'a [u8],
     pos: usize,
-    /// Thresholds that pick the encodings of loaded hashes and sets.
-    pub limits: EncodingLimits,
+    limits: Limits,
 }
 
 impl<'a> Reader<'a> {
@@ -37,8 +37,26 @@ impl<'a> Reader<'a> {
         Reader {
             data,
             pos: 0,
-            limits: EncodingLimits::default(),
+            limits: Limits::default(),
         }
+    }
+
+    /// A reader that builds collections with the given size thresholds.
+    pub fn with_limits(data: &'a [u8], limits: Limits) -> Self {
+        Reader {
+            data,
+            pos: 0,
+            limits,
+        }
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Bytes not read yet.
+    pub fn remaining(&self) -> usize {
+        self.data.len() - self.pos
     }
 
     pub fn pos(&self) -> usize {
@@ -122,26 +140,24 @@ impl<'a> Reader<'a> {
 
 /// Decode a value of type `t` (the body of a key, or of a DUMP payload).
 pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
+    let lim = r.limits();
     match t {
         rtype::STRING => Ok(Value::Str(StrValue::from_bytes(&r.string()?))),
         rtype::LIST => {
             let n = r.length()?;
-            let mut l = ListValue::default();
+            let mut items = Vec::new();
             for _ in 0..n {
-                l.items.push_back(r.string()?.into());
+                items.push(r.string()?);
             }
-            Ok(Value::List(l))
+            build::list(items)
         }
         rtype::SET => {
             let n = r.length()?;
-            let mut members = Vec::new();
+            let mut items = Vec::new();
             for _ in 0..n {
-                members.push(r.string()?);
+                items.push(r.string()?);
             }
-            Ok(Value::Set(SetValue::from_members(
-                &members,
-                r.limits.set_max_intset,
-            )))
+            build::set(items, &lim)
         }
         rtype::HASH => {
             let n = r.length()?;
@@ -150,13 +166,13 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
                 let f = r.string()?;
                 pairs.push((f, r.string()?));
             }
-            Ok(Value::Hash(HashValue::from_pairs(pairs, r.limits.hash)))
+            build::hash(pairs, &lim)
         }
         rtype::ZSET | rtype::ZSET_2 => {
             let n = r.length()?;
             let mut v = Vec::new();
             for _ in 0..n {
-                let m = r.string()?.into_boxed_slice();
+                let m = r.string()?;
                 let score = if t == rtype::ZSET_2 {
                     f64::from_le_bytes(r.array()?)
                 } else {
@@ -164,11 +180,9 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
                 };
                 v.push((m, score));
             }
-            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            Ok(Value::ZSet(ZSetValue::Listpack(v)))
+            build::zset(v, &lim)
         }
-        6..=21 => Err(RdbError::Unsupported(t)),
-        other => Err(RdbError::UnknownType(other)),
+        other => decode_compact::read_compact(r, other),
     }
 }
 
@@ -191,17 +205,16 @@ pub fn load(
     data: &[u8],
     on_item: impl FnMut(Item) -> Result<(), RdbError>,
 ) -> Result<Meta, RdbError> {
-    load_with(data, EncodingLimits::default(), on_item)
+    load_with(data, Limits::default(), on_item)
 }
 
 /// `load` with the server's encoding thresholds.
 pub fn load_with(
     data: &[u8],
-    limits: EncodingLimits,
+    limits: Limits,
     mut on_item: impl FnMut(Item) -> Result<(), RdbError>,
 ) -> Result<Meta, RdbError> {
-    let mut r = Reader::new(data);
-    r.limits = limits;
+    let mut r = Reader::with_limits(data, limits);
     if r.take(5)? != b"REDIS" {
         return Err(RdbError::BadSignature);
     }
@@ -244,7 +257,7 @@ pub fn load_with(
                 r.u8()?;
             }
             opcode::MODULE_AUX | opcode::FUNCTION | opcode::FUNCTION2 => {
-                return Err(RdbError::Unsupported(op))
+                return Err(RdbError::UnsupportedOpcode(op))
             }
             t => {
                 let key = r.string()?;

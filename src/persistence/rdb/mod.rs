@@ -4,8 +4,14 @@
 //! be fuzzed and golden-tested alone. DUMP payloads (cluster MIGRATE) use the
 //! same value encoding.
 
+pub mod build;
+mod compact;
 pub mod decode;
+mod decode_compact;
 pub mod encode;
+pub mod payload;
+
+pub use build::Limits;
 
 /// RDB version written and the highest one read (Redis 7.0).
 pub const RDB_VERSION: u32 = 10;
@@ -31,6 +37,19 @@ pub mod rtype {
     pub const ZSET: u8 = 3;
     pub const HASH: u8 = 4;
     pub const ZSET_2: u8 = 5;
+    pub const MODULE: u8 = 6;
+    pub const MODULE_2: u8 = 7;
+    pub const HASH_ZIPMAP: u8 = 9;
+    pub const LIST_ZIPLIST: u8 = 10;
+    pub const SET_INTSET: u8 = 11;
+    pub const ZSET_ZIPLIST: u8 = 12;
+    pub const HASH_ZIPLIST: u8 = 13;
+    pub const LIST_QUICKLIST: u8 = 14;
+    pub const STREAM_LISTPACKS: u8 = 15;
+    pub const HASH_LISTPACK: u8 = 16;
+    pub const ZSET_LISTPACK: u8 = 17;
+    pub const LIST_QUICKLIST_2: u8 = 18;
+    pub const STREAM_LISTPACKS_2: u8 = 19;
 }
 
 /// Length-encoding markers.
@@ -59,8 +78,14 @@ pub enum RdbError {
     Checksum { expected: u64, got: u64 },
     #[error("Unknown RDB encoding type {0}")]
     UnknownType(u8),
-    #[error("Unsupported RDB value type {0} (not yet supported by Shoal)")]
-    Unsupported(u8),
+    #[error("Loading {0} values from RDB/DUMP payloads is not supported by Shoal")]
+    Unsupported(&'static str),
+    #[error("Unsupported RDB opcode {0}")]
+    UnsupportedOpcode(u8),
+    #[error("Corrupt ziplist, listpack, intset or zipmap in RDB")]
+    BadCompact,
+    #[error("{0} in RDB")]
+    Corrupt(&'static str),
     #[error("Invalid LZF compressed string")]
     BadLzf,
     #[error("Invalid length {0} in RDB")]

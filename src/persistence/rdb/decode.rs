@@ -155,8 +155,10 @@ pub fn read_value(r: &mut Reader, t: u8) -> Result<Value, RdbError> {
                 };
                 v.push((m, score));
             }
-            v.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-            Ok(Value::ZSet(ZSetValue::Listpack(v)))
+            Ok(Value::ZSet(ZSetValue::from_pairs(
+                v,
+                crate::types::zset::Limits::default(),
+            )))
         }
         6..=21 => Err(RdbError::Unsupported(t)),
         other => Err(RdbError::UnknownType(other)),

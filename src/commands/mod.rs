@@ -11,3 +11,7 @@ pub mod persist;
 pub mod string;
 pub mod table;
 pub mod tx;
+pub mod zset;
+pub mod zset_pop;
+pub mod zset_range;
+pub mod zset_store;

@@ -114,6 +114,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::introspect::COMMANDS,
         super::admin::COMMANDS,
         super::persist::COMMANDS,
+        super::zset::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -9,9 +9,9 @@
 //! never moves, which makes the arena index a stable ZSCAN cursor.
 
 use hashbrown::HashTable;
-use smallvec::SmallVec;
 
 const NIL: u32 = u32::MAX;
+const FREE: u32 = u32::MAX - 1;
 const HEAD: u32 = 0;
 const MAX_LEVEL: usize = 32;
 
@@ -26,9 +26,18 @@ struct Link {
 struct Node {
     member: Box<[u8]>,
     score: f64,
+    /// Previous node (NIL for the first); FREE marks a recycled slot.
     back: u32,
-    /// Empty for a freed slot; a live node has at least one level.
-    links: SmallVec<[Link; 2]>,
+    /// Level-0 successor. Its span is always 1, so it is not stored.
+    next0: u32,
+    /// Levels 1.. (three nodes in four have none: no allocation).
+    upper: Option<Box<[Link]>>,
+}
+
+impl Node {
+    fn is_free(&self) -> bool {
+        self.back == FREE
+    }
 }
 
 /// Does (s1, m1) sort before (s2, m2)? Scores first, then member bytes.
@@ -79,7 +88,8 @@ impl SkipList {
             member: Box::default(),
             score: 0.0,
             back: NIL,
-            links: smallvec::smallvec![Link { next: NIL, span: 0 }; MAX_LEVEL],
+            next0: NIL,
+            upper: Some(vec![Link { next: NIL, span: 0 }; MAX_LEVEL - 1].into_boxed_slice()),
         });
         SkipList {
             nodes,
@@ -133,11 +143,39 @@ impl SkipList {
     }
 
     fn link(&self, x: u32, i: usize) -> Link {
-        self.nodes[x as usize].links[i]
+        let n = &self.nodes[x as usize];
+        match (i, &n.upper) {
+            (0, _) => Link {
+                next: n.next0,
+                span: 1,
+            },
+            (_, Some(u)) => u[i - 1],
+            (_, None) => unreachable!("level {i} above the node's height"),
+        }
     }
 
-    fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
-        &mut self.nodes[x as usize].links[i]
+    fn set_link(&mut self, x: u32, i: usize, l: Link) {
+        let n = &mut self.nodes[x as usize];
+        match (i, &mut n.upper) {
+            (0, _) => n.next0 = l.next,
+            (_, Some(u)) => u[i - 1] = l,
+            (_, None) => unreachable!("level {i} above the node's height"),
+        }
+    }
+
+    /// Adjust the span of link `i` of `x` (level 0 spans are implicit).
+    fn add_span(&mut self, x: u32, i: usize, delta: i32) {
+        if i > 0 {
+            let l = self.link(x, i);
+            self.set_link(
+                x,
+                i,
+                Link {
+                    next: l.next,
+                    span: l.span.wrapping_add_signed(delta),
+                },
+            );
+        }
     }
 
     /// Is node `x` strictly before (score, member)?
@@ -172,7 +210,8 @@ impl SkipList {
             member,
             score,
             back: NIL,
-            links: smallvec::smallvec![Link::default(); lvl],
+            next0: NIL,
+            upper: (lvl > 1).then(|| vec![Link::default(); lvl - 1].into_boxed_slice()),
         };
         match self.free.pop() {
             Some(i) => {
@@ -194,7 +233,14 @@ impl SkipList {
             for i in self.level..lvl {
                 rank[i] = 0;
                 update[i] = HEAD;
-                self.link_mut(HEAD, i).span = self.len as u32;
+                self.set_link(
+                    HEAD,
+                    i,
+                    Link {
+                        next: NIL,
+                        span: self.len as u32,
+                    },
+                );
             }
             self.level = lvl;
         }
@@ -202,17 +248,25 @@ impl SkipList {
         for i in 0..lvl {
             let u = self.link(update[i], i);
             let before = rank[0] - rank[i];
-            *self.link_mut(x, i) = Link {
-                next: u.next,
-                span: u.span - before,
-            };
-            *self.link_mut(update[i], i) = Link {
-                next: x,
-                span: before + 1,
-            };
+            self.set_link(
+                x,
+                i,
+                Link {
+                    next: u.next,
+                    span: u.span - before,
+                },
+            );
+            self.set_link(
+                update[i],
+                i,
+                Link {
+                    next: x,
+                    span: before + 1,
+                },
+            );
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(lvl) {
-            self.link_mut(u, i).span += 1;
+            self.add_span(u, i, 1);
         }
         self.nodes[x as usize].back = if update[0] == HEAD { NIL } else { update[0] };
         match self.link(x, 0).next {
@@ -232,12 +286,16 @@ impl SkipList {
             let ul = self.link(u, i);
             if ul.next == x {
                 let xl = self.link(x, i);
-                *self.link_mut(u, i) = Link {
-                    next: xl.next,
-                    span: ul.span + xl.span - 1,
-                };
+                self.set_link(
+                    u,
+                    i,
+                    Link {
+                        next: xl.next,
+                        span: ul.span + xl.span - 1,
+                    },
+                );
             } else {
-                self.link_mut(u, i).span -= 1;
+                self.add_span(u, i, -1);
             }
         }
         let back = self.nodes[x as usize].back;
@@ -254,7 +312,8 @@ impl SkipList {
     /// Free an unlinked slot, returning its member.
     fn release(&mut self, x: u32) -> Box<[u8]> {
         let n = &mut self.nodes[x as usize];
-        n.links = SmallVec::new();
+        n.upper = None;
+        n.back = FREE;
         self.free.push(x);
         std::mem::take(&mut n.member)
     }
@@ -275,7 +334,7 @@ impl SkipList {
         };
         let n = &self.nodes[x as usize];
         let back_ok = n.back == NIL || self.node_before(n.back, score, m);
-        let next = n.links[0].next;
+        let next = n.next0;
         let next_ok = next == NIL || {
             let nn = &self.nodes[next as usize];
             less(score, m, nn.score, &nn.member)
@@ -408,7 +467,7 @@ impl SkipList {
         while i < self.nodes.len() {
             let n = &self.nodes[i];
             i += 1;
-            if !n.links.is_empty() {
+            if !n.is_free() {
                 f(&n.member, n.score);
                 seen += 1;
                 if seen >= count {
@@ -429,7 +488,7 @@ impl SkipList {
         fresh.rng = self.rng;
         fresh.hasher = self.hasher.clone();
         for x in std::mem::take(&mut self.nodes).into_iter().skip(1) {
-            if !x.links.is_empty() {
+            if !x.is_free() {
                 fresh.insert_new(x.member, x.score);
             }
         }
@@ -454,7 +513,7 @@ impl<'a> Iterator for Iter<'a> {
         }
         let n = &self.sl.nodes[self.cur as usize];
         self.remaining -= 1;
-        self.cur = if self.rev { n.back } else { n.links[0].next };
+        self.cur = if self.rev { n.back } else { n.next0 };
         Some((&n.member, n.score))
     }
 

@@ -176,6 +176,13 @@ pub fn zrandmember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let count = argv.get(2).map(|a| args::int(a)).transpose()?;
     let withscores = argv.len() == 4;
+    // Redis refuses counts whose reply size would overflow: LONG_MIN, and
+    // with WITHSCORES anything below -LONG_MAX/2.
+    if count == Some(i64::MIN) {
+        return Err(RedisError::err(
+            "value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+        ));
+    }
     if withscores && count.is_some_and(|c| c < -(i64::MAX / 2)) {
         return Err(RedisError::OutOfRange);
     }

@@ -35,3 +35,7 @@ pub mod string_edit;
 pub mod string_num;
 pub mod table;
 pub mod tx;
+pub mod zset;
+pub mod zset_pop;
+pub mod zset_range;
+pub mod zset_store;

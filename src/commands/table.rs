@@ -140,6 +140,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::diag::COMMANDS,
         super::dump::COMMANDS,
         super::migrate::COMMANDS,
+        super::zset::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

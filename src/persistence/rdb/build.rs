@@ -130,7 +130,7 @@ fn pairs_of(items: Vec<Vec<u8>>) -> Result<Vec<RawPair>, RdbError> {
     Ok(out)
 }
 
-pub fn zset(mut pairs: Vec<(Vec<u8>, f64)>, _lim: &Limits) -> Result<Value, RdbError> {
+pub fn zset(pairs: Vec<(Vec<u8>, f64)>, lim: &Limits) -> Result<Value, RdbError> {
     if pairs.is_empty() {
         return Err(corrupt("Empty zset"));
     }
@@ -141,12 +141,11 @@ pub fn zset(mut pairs: Vec<(Vec<u8>, f64)>, _lim: &Limits) -> Result<Value, RdbE
     if !pairs.iter().all(|(m, _)| seen.insert(m.as_slice())) {
         return Err(corrupt("Duplicate zset fields detected"));
     }
-    pairs.sort_by(|a, b| a.1.total_cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-    let v = pairs
-        .into_iter()
-        .map(|(m, s)| (m.into_boxed_slice(), s))
-        .collect();
-    Ok(Value::ZSet(ZSetValue::Listpack(v)))
+    let zl = crate::types::zset::Limits {
+        max_entries: lim.zset_max_listpack_entries,
+        max_value: lim.zset_max_listpack_value,
+    };
+    Ok(Value::ZSet(ZSetValue::from_pairs(pairs, zl)))
 }
 
 /// Flat `member score member score …` elements of a ziplist/listpack zset.

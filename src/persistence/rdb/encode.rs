@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, ENC_VAL, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{SetValue, StrValue, Value, ZSetValue};
+use crate::types::{SetValue, StrValue, Value};
 use crate::util::numparse::parse_i64;
 
 /// Writes an RDB stream while computing its CRC64.
@@ -121,13 +121,11 @@ pub fn put_value(buf: &mut Vec<u8>, v: &Value, compress: bool) {
         Value::ZSet(z) => {
             buf.push(rtype::ZSET_2);
             put_len(buf, z.len() as u64);
-            match z {
-                ZSetValue::Listpack(v) => {
-                    for (m, score) in v {
-                        put_string(buf, m, compress);
-                        buf.extend_from_slice(&score.to_le_bytes());
-                    }
-                }
+            // Redis writes a skiplist from the highest score down, so
+            // loading it back inserts at the head each time.
+            for (m, score) in z.iter_range(0, z.len(), true) {
+                put_string(buf, m, compress);
+                buf.extend_from_slice(&score.to_le_bytes());
             }
         }
     }

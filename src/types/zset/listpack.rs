@@ -1,0 +1,190 @@
+//! The small sorted-set encoding (`listpack` in OBJECT ENCODING): every
+//! element packed into one byte buffer, sorted by (score, member).
+//!
+//! Entry layout: LEB128 member length, member bytes, 8-byte LE score.
+//! Like Redis's listpack, every operation is a linear scan; the set never
+//! holds more than zset-max-listpack-entries elements, so that stays cheap
+//! and the whole set costs one allocation. Scores are stored normalized the
+//! way Redis's listpack stores them: -0 becomes 0.
+
+/// A small sorted set in one packed buffer.
+#[derive(Clone, Default, PartialEq)]
+pub struct Listpack {
+    buf: Vec<u8>,
+    len: usize,
+}
+
+impl std::fmt::Debug for Listpack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.iter()).finish()
+    }
+}
+
+/// Decode the entry at `off`: (member, score, offset of the next entry).
+fn entry_at(buf: &[u8], off: usize) -> (&[u8], f64, usize) {
+    let mut len = 0usize;
+    let mut shift = 0;
+    let mut i = off;
+    loop {
+        let b = buf[i];
+        i += 1;
+        len |= usize::from(b & 0x7F) << shift;
+        if b & 0x80 == 0 {
+            break;
+        }
+        shift += 7;
+    }
+    let member = &buf[i..i + len];
+    let mut sc = [0u8; 8];
+    sc.copy_from_slice(&buf[i + len..i + len + 8]);
+    (member, f64::from_le_bytes(sc), i + len + 8)
+}
+
+fn encode(member: &[u8], score: f64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(member.len() + 10);
+    let mut n = member.len();
+    loop {
+        let b = (n & 0x7F) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(b);
+            break;
+        }
+        out.push(b | 0x80);
+    }
+    out.extend_from_slice(member);
+    out.extend_from_slice(&score.to_le_bytes());
+    out
+}
+
+/// Redis's listpack keeps scores as text/integers: -0 reads back as 0.
+fn normalize(score: f64) -> f64 {
+    if score == 0.0 {
+        0.0
+    } else {
+        score
+    }
+}
+
+impl Listpack {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Bytes used by the packed buffer.
+    pub fn bytes(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// All elements in order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter {
+            buf: &self.buf,
+            off: 0,
+        }
+    }
+
+    /// (offset, rank, score) of a member.
+    fn find(&self, m: &[u8]) -> Option<(usize, usize, f64)> {
+        let mut off = 0;
+        let mut rank = 0;
+        while off < self.buf.len() {
+            let (mem, score, next) = entry_at(&self.buf, off);
+            if mem == m {
+                return Some((off, rank, score));
+            }
+            off = next;
+            rank += 1;
+        }
+        None
+    }
+
+    pub fn score(&self, m: &[u8]) -> Option<f64> {
+        self.find(m).map(|(_, _, s)| s)
+    }
+
+    pub fn rank(&self, m: &[u8]) -> Option<usize> {
+        self.find(m).map(|(_, r, _)| r)
+    }
+
+    /// Insert a member that is not present, keeping the order.
+    pub fn insert_new(&mut self, m: &[u8], score: f64) {
+        let score = normalize(score);
+        let mut off = 0;
+        while off < self.buf.len() {
+            let (mem, s, next) = entry_at(&self.buf, off);
+            if !(s < score || (s == score && mem < m)) {
+                break;
+            }
+            off = next;
+        }
+        let bytes = encode(m, score);
+        self.buf.reserve_exact(bytes.len());
+        self.buf.splice(off..off, bytes);
+        self.len += 1;
+    }
+
+    /// Remove a member; returns its score.
+    pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
+        let (off, _, score) = self.find(m)?;
+        let (_, _, next) = entry_at(&self.buf, off);
+        self.buf.drain(off..next);
+        self.len -= 1;
+        if self.buf.capacity() > 2 * self.buf.len() + 64 {
+            self.buf.shrink_to_fit();
+        }
+        Some(score)
+    }
+
+    /// Change the score of a present member; returns false if absent.
+    pub fn set_score(&mut self, m: &[u8], score: f64) -> bool {
+        if self.remove(m).is_none() {
+            return false;
+        }
+        self.insert_new(m, score);
+        true
+    }
+
+    /// How many elements (a prefix of the order) satisfy `pred`.
+    pub fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        self.iter().take_while(|(m, s)| pred(*s, m)).count()
+    }
+
+    /// Elements with rank in `start..end`, reversed when `rev`.
+    pub fn iter_range(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+    ) -> std::vec::IntoIter<(&[u8], f64)> {
+        let take = end.saturating_sub(start);
+        let mut v: Vec<_> = self.iter().skip(start).take(take).collect();
+        if rev {
+            v.reverse();
+        }
+        v.into_iter()
+    }
+}
+
+/// Forward iterator over a listpack.
+pub struct Iter<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.off >= self.buf.len() {
+            return None;
+        }
+        let (m, s, next) = entry_at(self.buf, self.off);
+        self.off = next;
+        Some((m, s))
+    }
+}

@@ -120,3 +120,21 @@ fn disconnected_waiter_loses_nothing() {
         b"*1\r\n$4\r\nkeep\r\n"
     );
 }
+
+#[test]
+fn bzpopmin_woken_by_zadd_in_fifo_order() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut a = s.conn();
+    let mut b = s.conn();
+    a.send(&["BZPOPMIN", "z", "0"]);
+    wait_blocked(&mut admin, 1);
+    b.send(&["BZMPOP", "0", "1", "z", "MAX", "COUNT", "5"]);
+    wait_blocked(&mut admin, 2);
+    admin.cmd(&["ZADD", "z", "1", "one", "2", "two", "3", "three"]);
+    assert_eq!(a.read_reply(), b"*3\r\n$1\r\nz\r\n$3\r\none\r\n$1\r\n1\r\n");
+    assert_eq!(
+        b.read_reply(),
+        b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$5\r\nthree\r\n$1\r\n3\r\n*2\r\n$3\r\ntwo\r\n$1\r\n2\r\n"
+    );
+}

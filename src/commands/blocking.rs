@@ -29,6 +29,9 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("blmove", blmove),
     ("brpoplpush", brpoplpush),
     ("blmpop", blmpop),
+    ("bzpopmin", bzpopmin),
+    ("bzpopmax", bzpopmax),
+    ("bzmpop", bzmpop),
 ];
 
 /// Parse a blocking timeout in seconds (sub-second precision); None = forever.
@@ -114,7 +117,37 @@ fn run_op(g: &mut KeyGuards, key: &Bytes, op: &BlockOp) -> Result<Option<Reply>,
             g.propagate(prop);
             Ok(Some(Reply::Bulk(v)))
         }
-        BlockOp::ZPop { .. } => Ok(None),
+        BlockOp::ZPop { max, count } => {
+            if g.value(key).is_none() {
+                return Ok(None);
+            }
+            let items = super::zset_pop::pop_and_propagate(g, key, *max, count.unwrap_or(1))?;
+            if items.is_empty() {
+                return Ok(None);
+            }
+            Ok(Some(match count {
+                None => {
+                    let mut it = items.into_iter();
+                    let Some((m, score)) = it.next() else {
+                        return Ok(None);
+                    };
+                    Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Bulk(m),
+                        Reply::Double(score),
+                    ])
+                }
+                Some(_) => {
+                    let pairs = items
+                        .into_iter()
+                        .map(|(m, s)| Reply::Array(vec![Reply::Bulk(m), Reply::Double(s)]));
+                    Reply::Array(vec![
+                        Reply::Bulk(key.clone()),
+                        Reply::Array(pairs.collect()),
+                    ])
+                }
+            }))
+        }
     }
 }
 
@@ -274,6 +307,76 @@ fn blmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ctx,
         &mut g,
         a.keys.clone(),
+        op,
+        timeout,
+        Reply::NilArray,
+    ))
+}
+
+/// Check the types of all keys first, as Redis does before blocking.
+fn zset_typecheck(g: &mut KeyGuards, keys: &[Bytes]) -> Result<(), RedisError> {
+    for k in keys {
+        if let Some(v) = g.value(k) {
+            if !matches!(v, Value::ZSet(_)) {
+                return Err(RedisError::WrongType);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
+    let timeout = parse_timeout(&argv[argv.len() - 1])?;
+    let keys = &argv[1..argv.len() - 1];
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, keys);
+    zset_typecheck(&mut g, keys)?;
+    let op = BlockOp::ZPop { max, count: None };
+    for k in keys {
+        if let Some(r) = run_op(&mut g, k, &op)? {
+            return Ok(r);
+        }
+    }
+    if ctx.in_exec {
+        return Ok(Reply::NilArray);
+    }
+    Ok(block_on(
+        ctx,
+        &mut g,
+        keys.to_vec(),
+        op,
+        timeout,
+        Reply::NilArray,
+    ))
+}
+
+fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, false)
+}
+
+fn bzpopmax(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    bzpop(ctx, argv, true)
+}
+
+fn bzmpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let timeout = parse_timeout(&argv[1])?;
+    let req = super::zset_pop::zmpop_parse(argv, 2)?;
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, req.keys);
+    if let Some(r) = super::zset_pop::zmpop_from(&mut g, &req)? {
+        return Ok(r);
+    }
+    if ctx.in_exec {
+        return Ok(Reply::NilArray);
+    }
+    let op = BlockOp::ZPop {
+        max: req.max,
+        count: Some(req.count),
+    };
+    Ok(block_on(
+        ctx,
+        &mut g,
+        req.keys.to_vec(),
         op,
         timeout,
         Reply::NilArray,

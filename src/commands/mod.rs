@@ -30,6 +30,7 @@ pub mod pubsub;
 pub mod repl;
 pub mod set;
 pub mod set_ops;
+pub mod sort;
 pub mod string;
 pub mod string_edit;
 pub mod string_num;

@@ -141,6 +141,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::dump::COMMANDS,
         super::migrate::COMMANDS,
         super::zset::COMMANDS,
+        super::sort::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

@@ -92,7 +92,7 @@ fn show(b: &[u8]) -> String {
 
 #[test]
 fn corpus_matches_redis() {
-    let Some(redis) = Server::redis(&[]) else {
+    let Some(redis) = Server::redis(&["--enable-debug-command", "yes"]) else {
         if std::env::var_os("CI").is_some() {
             panic!("redis-server is required in CI for differential tests");
         }

@@ -67,6 +67,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Ok(Reply::OK)
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
+        ("reload", _) => debug_reload(ctx),
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
         ("set-active-expire", 3) => {
@@ -104,5 +105,21 @@ fn monitor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     }
     ctx.sess.monitor = true;
     ctx.sess.info.monitor.store(true, Ordering::Relaxed);
+    Ok(Reply::OK)
+}
+
+/// DEBUG RELOAD: save the dataset, empty it and load it back from the RDB
+/// file, all under the exclusive gate (nothing runs in between).
+fn debug_reload(ctx: &mut Ctx) -> CmdResult {
+    let _gate = ctx.exclusive();
+    crate::persistence::save(ctx.srv, true)
+        .map_err(|e| RedisError::err(format!("Error trying to save the DB: {e}")))?;
+    for i in 0..ctx.ks().db_count() {
+        let old = ctx.ks().replace_db(i);
+        std::thread::spawn(move || drop(old));
+    }
+    let path = crate::persistence::save::rdb_path(ctx.srv);
+    crate::persistence::save::load_file(ctx.srv, &path, true)
+        .map_err(|e| RedisError::err(format!("Error trying to load the RDB dump: {e}")))?;
     Ok(Reply::OK)
 }

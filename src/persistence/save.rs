@@ -247,7 +247,7 @@ pub fn cron(srv: &Arc<Server>) {
 }
 
 /// Load the RDB file (if any) into the keyspace. Expired keys are skipped.
-pub fn load_file(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
+pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Result<u64, String> {
     let data = match std::fs::read(path) {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
@@ -265,7 +265,7 @@ pub fn load_file(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
             return Ok(());
         }
         let db = ks.db(item.db);
-        let mut g = KeyGuards::lock(ks, &db, now, &[&item.key], false);
+        let mut g = KeyGuards::lock(ks, &db, now, &[&item.key], gate_held);
         let mut e = Entry::new(item.value);
         e.expire_at = item.expire_at;
         g.insert(&item.key, e);
@@ -282,7 +282,7 @@ pub fn load_file(srv: &Server, path: &std::path::Path) -> Result<u64, String> {
 pub fn load_at_startup(srv: &Server) -> Result<(), String> {
     let path = rdb_path(srv);
     let start = Instant::now();
-    let n = load_file(srv, &path)?;
+    let n = load_file(srv, &path, false)?;
     if n > 0 || path.exists() {
         tracing::info!(
             "DB loaded from disk: {:.3} seconds",

@@ -154,6 +154,15 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
             meta.name
         )));
     }
+    // maxmemory with the default noeviction policy: refuse commands that may
+    // grow memory once the limit is exceeded (eviction comes with issue 7).
+    let maxmemory = srv.config.hot.maxmemory.load(Ordering::Relaxed);
+    if maxmemory > 0
+        && cmd.has(flag::DENYOOM)
+        && crate::info::resources::used_memory() > maxmemory as u64
+    {
+        return Err(RedisError::Oom);
+    }
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }

@@ -28,30 +28,28 @@ pub struct Cursor {
 pub fn cycle(ks: &Keyspace, cur: &mut Cursor, now_ms: u64, budget: Duration) -> u64 {
     let start = Instant::now();
     let mut removed = 0u64;
-    let total = ks.db_count() * SLOTS;
-    for _ in 0..total {
-        if cur.db >= ks.db_count() {
+    let dbs = ks.db_count();
+    // Each database is visited at most once per cycle (plus the one the
+    // cursor resumes in); databases without volatile keys cost one check.
+    for _ in 0..=dbs {
+        if cur.db >= dbs {
             cur.db = 0;
         }
         let db = ks.db(cur.db);
-        if db.volatile_len() == 0 {
-            // Skip the whole db.
-            cur.db += 1;
-            cur.slot = 0;
-            continue;
+        if db.volatile_len() > 0 {
+            while cur.slot < SLOTS {
+                removed += expire_slot(ks, &db, cur.slot as u16, now_ms);
+                cur.slot += 1;
+                if start.elapsed() >= budget {
+                    ks.stats
+                        .expired_time_cap_reached_count
+                        .fetch_add(1, Ordering::Relaxed);
+                    return removed;
+                }
+            }
         }
-        removed += expire_slot(ks, &db, cur.slot as u16, now_ms);
-        cur.slot += 1;
-        if cur.slot >= SLOTS {
-            cur.slot = 0;
-            cur.db += 1;
-        }
-        if start.elapsed() >= budget {
-            ks.stats
-                .expired_time_cap_reached_count
-                .fetch_add(1, Ordering::Relaxed);
-            break;
-        }
+        cur.slot = 0;
+        cur.db += 1;
     }
     removed
 }

@@ -22,9 +22,28 @@ pub fn lfu_mode() -> bool {
     LFU_MODE.load(Ordering::Relaxed)
 }
 
+/// Cached clock in seconds, refreshed by the server cron (Redis's
+/// `server.lruclock`): access tracking must not read the time per lookup.
+static CLOCK_SECS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Refresh the cached clock (called from the cron, ten times a second).
+pub fn refresh_clock() {
+    CLOCK_SECS.store(now_ms() / 1000, Ordering::Relaxed);
+}
+
+fn cached_secs() -> u64 {
+    match CLOCK_SECS.load(Ordering::Relaxed) {
+        0 => {
+            refresh_clock();
+            CLOCK_SECS.load(Ordering::Relaxed)
+        }
+        s => s,
+    }
+}
+
 /// Current LRU clock (seconds, 24 bits).
 pub fn lru_clock() -> u32 {
-    ((now_ms() / 1000) as u32) & LRU_CLOCK_MAX
+    (cached_secs() as u32) & LRU_CLOCK_MAX
 }
 
 /// Metadata for a newly created key.
@@ -37,7 +56,7 @@ pub fn initial() -> u32 {
 }
 
 fn lfu_minutes() -> u32 {
-    ((now_ms() / 60_000) as u32) & 0xFFFF
+    ((cached_secs() / 60) as u32) & 0xFFFF
 }
 
 /// Update metadata on access.

@@ -78,6 +78,10 @@ impl<'a> KeyGuards<'a> {
     }
 
     fn guard_index(&self, key: &[u8]) -> usize {
+        // Single-slot commands (the common case) skip hashing the key again.
+        if self.locked.len() == 1 {
+            return 0;
+        }
         let slot = key_slot(key);
         self.locked
             .iter()

@@ -126,8 +126,8 @@ impl Conn {
                     if argv.is_empty() {
                         continue;
                     }
-                    wait_if_paused(srv, &sess.info, &argv).await;
-                    if sess.info.kill.is_cancelled() {
+                    if wait_if_paused(srv, &sess.info, &argv).await && sess.info.kill.is_cancelled()
+                    {
                         return Next::Close;
                     }
                     let was_monitor = sess.monitor;
@@ -240,23 +240,27 @@ impl Conn {
 }
 
 /// CLIENT PAUSE: hold the command until the pause ends or no longer applies.
-async fn wait_if_paused(srv: &Arc<Server>, me: &ClientInfo, argv: &[Bytes]) {
+/// CLIENT PAUSE: hold the command while a pause applies to it. Returns
+/// true when it had to wait (the caller then rechecks for a kill).
+async fn wait_if_paused(srv: &Arc<Server>, me: &ClientInfo, argv: &[Bytes]) -> bool {
+    let mut waited = false;
     loop {
-        let notified = srv.pause_changed.notified();
         let until = {
             let p = srv.pause.lock();
             match *p {
                 Some((kind, until)) if until > clock::now_ms() && applies(srv, kind, argv) => until,
-                _ => return,
+                _ => return waited,
             }
         };
+        waited = true;
+        let notified = srv.pause_changed.notified();
         let wait = until.saturating_sub(clock::now_ms());
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait)) => {}
-            _ = srv.shutdown.cancelled() => return,
+            _ = srv.shutdown.cancelled() => return waited,
             // A paused client can still be killed (CLIENT KILL).
-            _ = me.kill.cancelled() => return,
+            _ = me.kill.cancelled() => return waited,
         }
     }
 }

@@ -32,6 +32,7 @@ pub fn spawn(srv: Arc<Server>) {
                 .await
                 .unwrap_or_default();
             }
+            crate::keyspace::access::refresh_clock();
             crate::persistence::save::cron(&srv);
             // Keeps used_memory_peak current between INFO calls.
             crate::info::resources::used_memory();

@@ -133,7 +133,12 @@ impl Server {
 
 /// Run the server until shutdown. Returns the process exit code.
 pub fn run(config: Config) -> i32 {
+    // `io-threads` (Redis's knob, default 1) sets the number of threads
+    // that run client connections; CPU-heavy work (snapshots, expiry
+    // sweeps) runs on the blocking pool either way.
+    let threads = config.get_i64("io-threads").clamp(1, 128) as usize;
     let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
         .enable_all()
         .build()
     {

@@ -22,6 +22,7 @@ pub mod introspect;
 pub mod keyscan;
 pub mod lcs;
 pub mod list;
+pub mod memory;
 pub mod meta;
 pub mod migrate;
 pub mod object;

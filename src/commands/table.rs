@@ -142,6 +142,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::migrate::COMMANDS,
         super::zset::COMMANDS,
         super::sort::COMMANDS,
+        super::memory::COMMANDS,
     ];
     groups.iter().flat_map(|g| g.iter().copied()).collect()
 }

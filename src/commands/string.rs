@@ -160,7 +160,8 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     } else {
         None
     };
-    let exists = g.exists(key);
+    // Only NX/XX need the existence check (one lookup less on plain SET).
+    let exists = (o.nx || o.xx) && g.exists(key);
     if (o.nx && exists) || (o.xx && !exists) {
         return Ok(if o.get {
             old.map_or(Reply::Nil, Reply::Bulk)

@@ -189,13 +189,29 @@ impl<'a> KeyGuards<'a> {
 
     /// Insert or overwrite `key` with a whole new entry.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry) -> Option<Entry> {
-        self.expire_if_needed(key);
         if entry.lru == 0 {
             entry.lru = access::initial();
         }
+        let now = self.now;
         let shard = self.shard_or_create(key);
+        // One lookup: an overwritten entry that had logically expired counts
+        // as expired (and is reported as deleted) rather than returned.
         let (old, d) = shard.insert(key, entry);
         self.db.account(d);
+        let old = match old {
+            Some(o) if o.is_expired(now) && !self.ks.is_replica() => {
+                self.ks
+                    .stats
+                    .expired_keys
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.effects.push(vec![
+                    Bytes::from_static(b"DEL"),
+                    Bytes::copy_from_slice(key),
+                ]);
+                None
+            }
+            other => other,
+        };
         self.signal(key, true);
         old
     }

@@ -230,6 +230,14 @@ impl Conn {
     }
 
     fn emit(&mut self, sess: &mut Session, reply: &Reply) {
+        // RESP3 push messages (subscribe confirmations) are out-of-band:
+        // CLIENT REPLY OFF/SKIP does not silence them, as in Redis.
+        if sess.reply_mode != ReplyMode::On
+            && sess.resp == crate::protocol::RespVersion::Resp3
+            && is_push(reply)
+        {
+            reply.encode(sess.resp, &mut self.out);
+        }
         match sess.reply_mode {
             ReplyMode::On => reply.encode(sess.resp, &mut self.out),
             ReplyMode::Off => {}
@@ -239,7 +247,14 @@ impl Conn {
     }
 }
 
-/// CLIENT PAUSE: hold the command until the pause ends or no longer applies.
+fn is_push(reply: &Reply) -> bool {
+    match reply {
+        Reply::Push(_) => true,
+        Reply::Multi(items) => !items.is_empty() && items.iter().all(is_push),
+        _ => false,
+    }
+}
+
 /// CLIENT PAUSE: hold the command while a pause applies to it. Returns
 /// true when it had to wait (the caller then rechecks for a kill).
 async fn wait_if_paused(srv: &Arc<Server>, me: &ClientInfo, argv: &[Bytes]) -> bool {

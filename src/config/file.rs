@@ -203,8 +203,9 @@ fn load_text(
             file_only(cfg, &name, args, base, startup, acc).map_err(|r| fail(&r))?;
             continue;
         }
-        // Multi-argument enums validate an empty list themselves.
-        let flags = name.starts_with("shutdown-on-");
+        // Multi-argument enums validate an empty list themselves, and a bare
+        // `save` line disables snapshots (what the Tcl suite writes).
+        let flags = name.starts_with("shutdown-on-") || name == "save";
         if args.is_empty() && !flags {
             return Err(fail("Bad directive or wrong number of arguments"));
         }
@@ -252,7 +253,7 @@ fn accumulate(
     name: &'static str,
 ) -> Result<(), String> {
     let list = slot.get_or_insert_with(Vec::new);
-    if name == "save" && args.len() == 1 && args[0].is_empty() {
+    if name == "save" && (args.is_empty() || (args.len() == 1 && args[0].is_empty())) {
         list.clear();
     } else {
         list.extend(args.iter().cloned());
@@ -320,6 +321,15 @@ mod tests {
         );
         let e = load(&["--maxmemory", "xyz"]).unwrap_err().to_string();
         assert!(e.contains("argument must be a memory value"), "{e}");
+    }
+
+    #[test]
+    fn bare_save_line_disables_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let main = dir.path().join("main.conf");
+        std::fs::write(&main, "save 900 1\nsave\n").unwrap();
+        let c = load(&[main.to_str().unwrap()]).unwrap();
+        assert_eq!(c.get("save"), "");
     }
 
     #[test]

@@ -202,12 +202,16 @@ fn deliver(g: &mut KeyGuards, key: &Bytes, w: &Waiter) {
     w.send(reply);
 }
 
-fn bpop(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> CmdResult {
+/// BLPOP/BRPOP/BZPOPMIN/BZPOPMAX: `key... timeout`; serve the first key
+/// with data, otherwise block on all of them.
+fn bpop_generic(ctx: &mut Ctx, argv: &[Bytes], op: BlockOp) -> CmdResult {
     let timeout = parse_timeout(&argv[argv.len() - 1])?;
     let keys = &argv[1..argv.len() - 1];
     let db = ctx.db();
     let mut g = ctx.lock(&db, keys);
-    let op = BlockOp::ListPop { left, count: None };
+    if matches!(op, BlockOp::ZPop { .. }) {
+        zset_typecheck(&mut g, keys)?;
+    }
     for k in keys {
         if let Some(r) = run_op(&mut g, k, &op)? {
             return Ok(r);
@@ -224,6 +228,10 @@ fn bpop(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> CmdResult {
         timeout,
         Reply::NilArray,
     ))
+}
+
+fn bpop(ctx: &mut Ctx, argv: &[Bytes], left: bool) -> CmdResult {
+    bpop_generic(ctx, argv, BlockOp::ListPop { left, count: None })
 }
 
 fn blpop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -326,28 +334,7 @@ fn zset_typecheck(g: &mut KeyGuards, keys: &[Bytes]) -> Result<(), RedisError> {
 }
 
 fn bzpop(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
-    let timeout = parse_timeout(&argv[argv.len() - 1])?;
-    let keys = &argv[1..argv.len() - 1];
-    let db = ctx.db();
-    let mut g = ctx.lock(&db, keys);
-    zset_typecheck(&mut g, keys)?;
-    let op = BlockOp::ZPop { max, count: None };
-    for k in keys {
-        if let Some(r) = run_op(&mut g, k, &op)? {
-            return Ok(r);
-        }
-    }
-    if ctx.in_exec {
-        return Ok(Reply::NilArray);
-    }
-    Ok(block_on(
-        ctx,
-        &mut g,
-        keys.to_vec(),
-        op,
-        timeout,
-        Reply::NilArray,
-    ))
+    bpop_generic(ctx, argv, BlockOp::ZPop { max, count: None })
 }
 
 fn bzpopmin(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -25,6 +25,8 @@ use crate::config::Config;
 pub struct Cluster {
     state: Mutex<ClusterState>,
     map: ArcSwap<SlotMap>,
+    /// Outbound bus links.
+    pub links: bus::link::Links,
 }
 
 impl Cluster {
@@ -35,13 +37,22 @@ impl Cluster {
             0 => port.wrapping_add(10000),
             p => p as u16,
         };
-        let mut st = ClusterState::new(state::random_id(), port, cport);
+        let mut st = match load_nodes_conf(cfg, port, cport) {
+            Ok(Some(st)) => st,
+            Ok(None) => ClusterState::new(state::random_id(), port, cport),
+            Err(e) => {
+                // A corrupt nodes.conf must never be silently reset.
+                eprintln!("{e}");
+                std::process::exit(1);
+            }
+        };
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();
         let map = ArcSwap::from_pointee(SlotMap::build(&st, false, false));
         let c = Cluster {
             state: Mutex::new(st),
             map,
+            links: Default::default(),
         };
         c.with(cfg, |_| ());
         c
@@ -108,4 +119,64 @@ pub fn persist(srv: &crate::server::Server) {
     if let Err(e) = save_config(srv) {
         tracing::warn!("Could not save the cluster node config: {e}");
     }
+}
+
+/// Rebuild the state from `cluster-config-file`. Ok(None): no file (or an
+/// empty one, which Redis also treats as "new node").
+fn load_nodes_conf(cfg: &Config, port: u16, cport: u16) -> Result<Option<ClusterState>, String> {
+    let path = cfg.get("cluster-config-file");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "Unrecoverable error: can't read the cluster config file {path}: {e}"
+            ))
+        }
+    };
+    let conf = match nodes_conf::parse(&text) {
+        Ok(c) => c,
+        Err(nodes_conf::NodesConfError::Empty) => return Ok(None),
+        Err(e) => {
+            return Err(format!(
+                "Unrecoverable error: corrupted cluster config file \"{path}\": {e}"
+            ))
+        }
+    };
+    let me = conf
+        .myself()
+        .ok_or_else(|| format!("Unrecoverable error: no myself node in {path}"))?;
+    let mut st = ClusterState::new(me.id, port, cport);
+    st.current_epoch = conf.current_epoch.0;
+    st.last_vote_epoch = conf.last_vote_epoch.0;
+    for line in &conf.nodes {
+        let f = line.flags;
+        let mut n = state::Node::new(line.id, &line.ip, line.port, line.cport);
+        if line.id == me.id {
+            n.port = port;
+            n.cport = cport;
+        }
+        n.hostname = line.hostname.clone().unwrap_or_default();
+        n.flags.myself = line.id == me.id;
+        n.flags.replica = f.has(bus::msg::NodeFlags::SLAVE);
+        n.flags.master = !n.flags.replica;
+        n.flags.fail = f.has(bus::msg::NodeFlags::FAIL);
+        n.flags.noaddr = f.has(bus::msg::NodeFlags::NOADDR);
+        n.flags.nofailover = f.has(bus::msg::NodeFlags::NOFAILOVER);
+        n.master = line.master;
+        n.config_epoch = line.config_epoch.0;
+        st.nodes.insert(line.id, n);
+        for &(a, b) in &line.slots {
+            for s in a..=b {
+                st.assign(s, Some(line.id));
+            }
+        }
+        for o in &line.open_slots {
+            match o.kind {
+                nodes_conf::OpenSlotKind::Migrating => st.migrating.insert(o.slot, o.node),
+                nodes_conf::OpenSlotKind::Importing => st.importing.insert(o.slot, o.node),
+            };
+        }
+    }
+    Ok(Some(st))
 }

@@ -38,7 +38,37 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("cluster|forget", forget),
     ("cluster|saveconfig", saveconfig),
     ("cluster|links", links),
+    ("cluster|meet", meet),
 ];
+
+/// CLUSTER MEET ip port [cport]: start a handshake; the bus cron connects.
+fn meet(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let ip = args::text(&argv[2]);
+    let port = args::int(&argv[3]).map_err(|_| {
+        RedisError::err(format!(
+            "Invalid TCP base port specified: {}",
+            args::text(&argv[3])
+        ))
+    })?;
+    let cport = match argv.get(4) {
+        Some(a) => args::int(a).map_err(|_| {
+            RedisError::err(format!("Invalid TCP bus port specified: {}", args::text(a)))
+        })?,
+        None => port + 10000,
+    };
+    let valid_ip = ip.parse::<std::net::IpAddr>().is_ok();
+    if !valid_ip || !(1..=65535).contains(&port) || !(1..=65535).contains(&cport) {
+        return Err(RedisError::err(format!(
+            "Invalid node address specified: {ip}:{port}"
+        )));
+    }
+    let now = ctx.now_ms;
+    cl.with(&ctx.srv.config, |st| {
+        crate::cluster::gossip::start_handshake(st, &ip, port as u16, cport as u16, now)
+    });
+    Ok(Reply::OK)
+}
 
 /// The cluster, or Redis's error when cluster mode is off.
 pub fn cluster<'a>(ctx: &Ctx<'a>) -> Result<&'a Cluster, RedisError> {

@@ -22,6 +22,7 @@ pub async fn serve(srv: Arc<Server>) -> i32 {
     };
     shutdown::install_signal_handlers(srv.clone());
     cron::spawn(srv.clone());
+    crate::cluster::bus::link::start(srv.clone());
     tracing::info!("Ready to accept connections");
     if let Err(e) = start_accepting(&srv, listeners) {
         tracing::warn!("{e}");

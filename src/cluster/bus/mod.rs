@@ -3,6 +3,7 @@
 //! The link tasks (I/O) and the cluster state machine live elsewhere.
 
 pub mod codec;
+pub mod link;
 pub mod msg;
 
 pub use codec::{decode, encode, next_frame, BusDecodeError, Frame, DEFAULT_MAX_FRAME_LEN};

@@ -1,0 +1,281 @@
+//! Cluster bus I/O: the listener on the bus port, one outbound link per
+//! known node, and the 100 ms cron. All protocol decisions are made by
+//! `cluster::gossip` on the locked state; this module only moves bytes and
+//! carries out the returned actions.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+
+use super::codec::{decode, encode, next_frame, Frame, DEFAULT_MAX_FRAME_LEN};
+use super::msg::{Body, Msg};
+use crate::cluster::gossip::{self, Action, LinkInfo, Settings};
+use crate::cluster::state::NodeId;
+use crate::server::Server;
+use crate::util::clock;
+
+/// Outbound links by node.
+#[derive(Default)]
+pub struct Links {
+    out: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Msg>>>,
+}
+
+fn settings(srv: &Server) -> Settings {
+    Settings {
+        node_timeout: srv.config.get_i64("cluster-node-timeout").max(1) as u64,
+        announce_ip: srv.config.get("cluster-announce-ip"),
+        hostname: srv.config.get("cluster-announce-hostname"),
+    }
+}
+
+/// Start the bus listener and the cluster cron.
+pub fn start(srv: Arc<Server>) {
+    let Some(cl) = &srv.cluster else { return };
+    let cport = cl.read(|st| st.me().cport);
+    let srv2 = srv.clone();
+    tokio::spawn(async move {
+        let listener = match TcpListener::bind(("0.0.0.0", cport)).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("Could not bind the cluster bus port {cport}: {e}");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = srv2.shutdown.cancelled() => return,
+                r = listener.accept() => if let Ok((s, _)) = r {
+                    tokio::spawn(inbound(srv2.clone(), s));
+                }
+            }
+        }
+    });
+    tokio::spawn(cron(srv));
+}
+
+/// Fill in the sender header (and gossip for pings) of a message built
+/// without access to the state.
+fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
+    let Some(cl) = &srv.cluster else { return msg };
+    if !msg.header.sender.is_null() {
+        return msg;
+    }
+    let s = settings(srv);
+    cl.read(|st| match &msg.body {
+        Body::Ping(p) if p.gossip.is_empty() => gossip::ping_msg(st, &s, 0, to),
+        _ => Msg {
+            header: gossip::header(st, &s),
+            body: msg.body,
+        },
+    })
+}
+
+/// Carry out actions; `reply` is the link the message arrived on.
+fn perform(srv: &Server, actions: Vec<Action>, reply: Option<&mpsc::UnboundedSender<Msg>>) {
+    let Some(cl) = &srv.cluster else { return };
+    let mut persist = false;
+    for a in actions {
+        match a {
+            Action::Reply(m) => {
+                if let Some(r) = reply {
+                    let _ = r.send(m);
+                }
+            }
+            Action::Send(id, m) => {
+                let m = complete(srv, m, Some(id));
+                if let Some(tx) = cl.links.out.lock().get(&id) {
+                    let _ = tx.send(m);
+                }
+            }
+            Action::Broadcast(m) => {
+                let m = complete(srv, m, None);
+                for tx in cl.links.out.lock().values() {
+                    let _ = tx.send(m.clone());
+                }
+            }
+            Action::DropLink(id) => {
+                cl.links.out.lock().remove(&id);
+            }
+            Action::Publish {
+                shard,
+                channel,
+                message,
+            } => {
+                let limits = crate::pubsub::limits_from_config(
+                    &srv.config.get("client-output-buffer-limit"),
+                );
+                srv.pubsub
+                    .publish(shard, &channel, &message, limits, clock::now_ms());
+            }
+            Action::Persist => persist = true,
+        }
+    }
+    if persist {
+        crate::cluster::persist(srv);
+    }
+}
+
+/// Read frames from a bus connection and hand each decoded message to `f`.
+async fn read_loop(
+    rd: &mut (impl AsyncReadExt + Unpin),
+    buf: &mut BytesMut,
+    mut f: impl FnMut(Msg),
+) -> bool {
+    loop {
+        match next_frame(buf, DEFAULT_MAX_FRAME_LEN) {
+            Ok(Frame::Ready { len }) => {
+                let frame = buf.split_to(len);
+                match decode(&frame) {
+                    Ok(m) => f(m),
+                    // A malformed packet closes the link, never the node.
+                    Err(_) => return false,
+                }
+            }
+            Ok(Frame::Incomplete { .. }) => match rd.read_buf(buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(_) => {}
+            },
+            Err(_) => return false,
+        }
+    }
+}
+
+async fn inbound(srv: Arc<Server>, stream: TcpStream) {
+    let peer_ip = stream
+        .peer_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if wr.write_all(&encode(&m)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let link = LinkInfo {
+        node: None,
+        peer_ip,
+        local_ip,
+    };
+    let mut buf = BytesMut::with_capacity(4096);
+    let srv2 = srv.clone();
+    read_loop(&mut rd, &mut buf, |m| on_msg(&srv2, &m, &link, Some(&tx))).await;
+    writer.abort();
+}
+
+fn on_msg(srv: &Server, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
+    let Some(cl) = &srv.cluster else { return };
+    let s = settings(srv);
+    let now = clock::now_ms();
+    let actions = cl.with(&srv.config, |st| gossip::on_message(st, &s, m, link, now));
+    perform(srv, actions, reply);
+}
+
+/// Keep one outbound link per known node.
+async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: Msg) {
+    let Some(cl) = &srv.cluster else { return };
+    let timeout = Duration::from_millis(settings(&srv).node_timeout.max(1000));
+    let stream = match tokio::time::timeout(timeout, TcpStream::connect((ip.as_str(), cport))).await
+    {
+        Ok(Ok(s)) => s,
+        _ => {
+            cl.links.out.lock().remove(&id);
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    let local_ip = stream
+        .local_addr()
+        .map(|a| a.ip().to_string())
+        .unwrap_or_default();
+    let (mut rd, mut wr) = stream.into_split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    cl.links.out.lock().insert(id, tx.clone());
+    let _ = tx.send(first);
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if wr.write_all(&encode(&m)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let link = LinkInfo {
+        node: Some(id),
+        peer_ip: ip,
+        local_ip,
+    };
+    let mut buf = BytesMut::with_capacity(4096);
+    let srv2 = srv.clone();
+    read_loop(&mut rd, &mut buf, |m| on_msg(&srv2, &m, &link, Some(&tx))).await;
+    writer.abort();
+    cl.links.out.lock().remove(&id);
+    cl.with(&srv.config, |st| {
+        if let Some(n) = st.nodes.get_mut(&id) {
+            n.link_connected = false;
+        }
+    });
+}
+
+async fn cron(srv: Arc<Server>) {
+    let mut tick = 0u64;
+    loop {
+        tokio::select! {
+            _ = srv.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
+        tick += 1;
+        let Some(cl) = &srv.cluster else { return };
+        let s = settings(&srv);
+        let now = clock::now_ms();
+        let actions = cl.with(&srv.config, |st| gossip::cron(st, &s, now, tick));
+        perform(&srv, actions, None);
+        connect_missing(&srv, &s);
+    }
+}
+
+/// Open links to nodes without one: MEET for nodes met by address, PING otherwise.
+fn connect_missing(srv: &Arc<Server>, s: &Settings) {
+    let Some(cl) = &srv.cluster else { return };
+    let todo: Vec<(NodeId, String, u16, Msg)> = cl.with(&srv.config, |st| {
+        let linked: Vec<NodeId> = cl.links.out.lock().keys().copied().collect();
+        let ids: Vec<NodeId> = st
+            .nodes
+            .values()
+            .filter(|n| {
+                !n.flags.myself && !n.flags.noaddr && !n.ip.is_empty() && !linked.contains(&n.id)
+            })
+            .map(|n| n.id)
+            .collect();
+        let now = clock::now_ms();
+        ids.into_iter()
+            .filter_map(|id| {
+                let kind = if st.nodes.get(&id)?.meet { 2 } else { 0 };
+                let msg = gossip::ping_msg(st, s, kind, Some(id));
+                let n = st.nodes.get_mut(&id)?;
+                n.meet = false;
+                if n.ping_sent == 0 {
+                    n.ping_sent = now;
+                }
+                Some((id, n.ip.clone(), n.cport, msg))
+            })
+            .collect()
+    });
+    for (id, ip, cport, msg) in todo {
+        // Reserve the slot so the next tick does not connect twice.
+        let (placeholder, _) = mpsc::unbounded_channel();
+        cl.links.out.lock().insert(id, placeholder);
+        tokio::spawn(outbound(srv.clone(), id, ip, cport, msg));
+    }
+}

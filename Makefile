@@ -15,9 +15,10 @@ release:
 run: release
 	./target/release/shoal-server --port $(PORT)
 
-# Local cluster (single node until cluster mode lands): ports 30001.. by default.
+# Local 6-node cluster on 127.0.0.1:30001-30006 (all masters until replicas land).
 cluster: release
 	./scripts/create-cluster start
+	./scripts/create-cluster create
 
 cluster-stop:
 	./scripts/create-cluster stop

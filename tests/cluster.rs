@@ -115,3 +115,33 @@ fn redis_cli_creates_a_three_master_cluster() {
         "cluster_state"
     ) == "fail"));
 }
+
+#[test]
+fn cluster_reset_soft_and_hard() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let n = node(dir.path());
+    let mut c = n.conn();
+    let id =
+        |c: &mut common::Conn| String::from_utf8_lossy(&c.cmd(&["CLUSTER", "MYID"])).into_owned();
+    let before = id(&mut c);
+    assert_eq!(c.cmd(&["CLUSTER", "ADDSLOTS", "1", "2"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["CLUSTER", "SET-CONFIG-EPOCH", "5"]), b"+OK\r\n");
+    assert_eq!(c.cmd(&["CLUSTER", "RESET", "SOFT"]), b"+OK\r\n");
+    assert_eq!(id(&mut c), before);
+    assert_eq!(c.cmd(&["CLUSTER", "COUNTKEYSINSLOT", "1"]), b":0\r\n");
+    let slots = String::from_utf8_lossy(&c.cmd(&["CLUSTER", "SLOTS"])).into_owned();
+    assert_eq!(slots, "*0\r\n");
+    assert_eq!(c.cmd(&["CLUSTER", "RESET", "HARD"]), b"+OK\r\n");
+    assert_ne!(id(&mut c), before);
+    assert_eq!(
+        c.cmd(&["CLUSTER", "RESET", "FOO"]),
+        b"-ERR syntax error\r\n"
+    );
+    let me = id(&mut c);
+    let me = me.lines().nth(1).unwrap_or_default().to_string();
+    assert_eq!(c.cmd(&["CLUSTER", "REPLICAS", &me]), b"*0\r\n");
+    assert_eq!(
+        c.cmd(&["CLUSTER", "REPLICAS", "nosuchnode"]),
+        b"-ERR Unknown node nosuchnode\r\n"
+    );
+}

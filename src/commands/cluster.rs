@@ -39,7 +39,83 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("cluster|saveconfig", saveconfig),
     ("cluster|links", links),
     ("cluster|meet", meet),
+    ("cluster|reset", reset),
+    ("cluster|replicas", replicas),
+    ("cluster|slaves", replicas),
 ];
+
+/// CLUSTER RESET [HARD|SOFT]: forget every other node and all slots; HARD
+/// also takes a new node id and zeroes the epochs.
+fn reset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let hard = match argv.get(2) {
+        None => false,
+        Some(a) if args::is(a, "SOFT") => false,
+        Some(a) if args::is(a, "HARD") => true,
+        Some(_) => return Err(RedisError::Syntax),
+    };
+    let is_master = cl.read(|st| st.me().is_master());
+    if is_master && !ctx.ks().db(0).is_empty() {
+        return Err(RedisError::err(
+            "CLUSTER RESET can't be called with master nodes containing keys",
+        ));
+    }
+    let now = ctx.now_ms;
+    cl.with(&ctx.srv.config, |st| {
+        let others: Vec<NodeId> = st
+            .nodes
+            .keys()
+            .copied()
+            .filter(|id| *id != st.myself)
+            .collect();
+        for id in others {
+            let _ = st.forget(id);
+        }
+        for slot in 0..SLOTS as u16 {
+            st.assign(slot, None);
+        }
+        st.migrating.clear();
+        st.importing.clear();
+        let me = st.me_mut();
+        me.flags.replica = false;
+        me.flags.master = true;
+        me.master = None;
+        if hard {
+            st.current_epoch = 0;
+            st.last_vote_epoch = 0;
+            let mut n = st
+                .nodes
+                .remove(&st.myself)
+                .expect("invariant: myself exists");
+            n.config_epoch = 0;
+            n.id = crate::cluster::state::random_id();
+            st.myself = n.id;
+            st.nodes.insert(n.id, n);
+        }
+        st.start_ms = now;
+    });
+    cl.links.clear();
+    crate::cluster::persist(ctx.srv);
+    Ok(Reply::OK)
+}
+
+/// CLUSTER REPLICAS/SLAVES <master-id>: the replicas' CLUSTER NODES lines.
+fn replicas(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+    let cl = cluster(ctx)?;
+    let id = known_node(cl, &argv[2])?;
+    let now = ctx.now_ms;
+    cl.read(|st| {
+        if st.nodes.get(&id).is_some_and(|n| !n.is_master()) {
+            return Err(RedisError::err("The specified node is not a master"));
+        }
+        let lines = replicas_of(st, &id)
+            .iter()
+            .filter_map(|r| st.nodes.get(r))
+            .map(|n| Reply::bulk_str(&st.node_line(n, now)))
+            .collect();
+        Ok(Reply::Array(lines))
+    })
+}
 
 /// CLUSTER MEET ip port [cport]: start a handshake; the bus cron connects.
 fn meet(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -26,6 +26,13 @@ pub struct Links {
     out: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Msg>>>,
 }
 
+impl Links {
+    /// Forget every outbound link: nothing is sent through them any more.
+    pub fn clear(&self) {
+        self.out.lock().clear();
+    }
+}
+
 fn settings(srv: &Server) -> Settings {
     Settings {
         node_timeout: srv.config.get_i64("cluster-node-timeout").max(1) as u64,

@@ -185,6 +185,33 @@ pub fn parse_scan_opts(argv: &[Bytes]) -> CmdResult<ScanOpts> {
     Ok(o)
 }
 
+/// HDEL / SREM: remove `argv[2..]` from the collection at `argv[1]` with
+/// `remove`, reply the number removed, propagate the command as given
+/// when something was removed.
+pub fn remove_members<C: Coll>(
+    ctx: &mut Ctx,
+    argv: &[Bytes],
+    remove: fn(&mut C, &[u8]) -> bool,
+) -> CmdResult {
+    let db = ctx.db();
+    let mut g = ctx.lock(&db, &argv[1..2]);
+    let n = update::<C, _>(&mut g, &argv[1], None, |c| {
+        let mut n = 0;
+        for m in &argv[2..] {
+            n += i64::from(remove(c, m));
+            if c.is_empty() {
+                break;
+            }
+        }
+        Ok((n, n > 0))
+    })?
+    .unwrap_or(0);
+    if n > 0 {
+        g.propagate(argv.to_vec());
+    }
+    Ok(crate::protocol::Reply::Int(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -115,23 +115,7 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let db = ctx.db();
-    let mut g = ctx.lock(&db, &argv[1..2]);
-    let n = coll::update::<HashValue, _>(&mut g, &argv[1], None, |h| {
-        let mut n = 0;
-        for f in &argv[2..] {
-            n += i64::from(h.remove(f));
-            if h.is_empty() {
-                break;
-            }
-        }
-        Ok((n, n > 0))
-    })?
-    .unwrap_or(0);
-    if n > 0 {
-        g.propagate(argv.to_vec());
-    }
-    Ok(Reply::Int(n))
+    coll::remove_members::<HashValue>(ctx, argv, |c, m| c.remove(m))
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -62,23 +62,7 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let db = ctx.db();
-    let mut g = ctx.lock(&db, &argv[1..2]);
-    let n = coll::update::<SetValue, _>(&mut g, &argv[1], None, |s| {
-        let mut n = 0;
-        for m in &argv[2..] {
-            n += i64::from(s.remove(m));
-            if s.is_empty() {
-                break;
-            }
-        }
-        Ok((n, n > 0))
-    })?
-    .unwrap_or(0);
-    if n > 0 {
-        g.propagate(argv.to_vec());
-    }
-    Ok(Reply::Int(n))
+    coll::remove_members::<SetValue>(ctx, argv, |c, m| c.remove(m))
 }
 
 fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -153,6 +153,21 @@ async fn read_loop(
     }
 }
 
+/// A task that encodes and writes every message sent to the returned channel.
+fn spawn_writer(
+    mut wr: tokio::net::tcp::OwnedWriteHalf,
+) -> (mpsc::UnboundedSender<Msg>, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            if wr.write_all(&encode(&m)).await.is_err() {
+                return;
+            }
+        }
+    });
+    (tx, writer)
+}
+
 async fn inbound(srv: Arc<Server>, stream: TcpStream) {
     let peer_ip = stream
         .peer_addr()
@@ -162,15 +177,8 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
         .local_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
-    let writer = tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            if wr.write_all(&encode(&m)).await.is_err() {
-                return;
-            }
-        }
-    });
+    let (mut rd, wr) = stream.into_split();
+    let (tx, writer) = spawn_writer(wr);
     let link = LinkInfo {
         node: None,
         peer_ip,
@@ -207,17 +215,10 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
         .local_addr()
         .map(|a| a.ip().to_string())
         .unwrap_or_default();
-    let (mut rd, mut wr) = stream.into_split();
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+    let (mut rd, wr) = stream.into_split();
+    let (tx, writer) = spawn_writer(wr);
     cl.links.out.lock().insert(id, tx.clone());
     let _ = tx.send(first);
-    let writer = tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            if wr.write_all(&encode(&m)).await.is_err() {
-                return;
-            }
-        }
-    });
     let link = LinkInfo {
         node: Some(id),
         peer_ip: ip,

@@ -180,6 +180,7 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // Relative and EXAT expiries are propagated as `SET key value PXAT ms`,
     // dropping the other options, exactly as Redis 7.0 rewrites them.
     match o.expire_at {
+        _ if !g.propagating() => {}
         Some(at) if !o.pxat => g.propagate(set_pxat(key, &argv[2], at)),
         _ => g.propagate(argv.to_vec()),
     }

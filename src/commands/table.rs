@@ -149,7 +149,8 @@ fn handlers() -> Vec<(&'static str, Handler)> {
 
 /// The table.
 pub struct CommandTable {
-    map: HashMap<String, Command, ahash::RandomState>,
+    /// Keyed by the lower-case name as bytes: lookups need no UTF-8 check.
+    map: HashMap<Box<[u8]>, Command, ahash::RandomState>,
 }
 
 impl CommandTable {
@@ -158,7 +159,7 @@ impl CommandTable {
         let mut map = HashMap::default();
         for meta in COMMAND_META {
             if let Some(cmd) = build_one(meta, &handlers) {
-                map.insert(meta.name.to_string(), cmd);
+                map.insert(meta.name.as_bytes().into(), cmd);
             }
         }
         CommandTable { map }
@@ -169,9 +170,10 @@ impl CommandTable {
     pub fn build_renamed(renames: &[(String, String)]) -> CommandTable {
         let mut t = CommandTable::build();
         for (from, to) in renames {
-            if let Some(cmd) = t.map.remove(&from.to_ascii_lowercase()) {
+            if let Some(cmd) = t.map.remove(from.to_ascii_lowercase().as_bytes()) {
                 if !to.is_empty() {
-                    t.map.insert(to.to_ascii_lowercase(), cmd);
+                    t.map
+                        .insert(to.to_ascii_lowercase().into_bytes().into(), cmd);
                 }
             }
         }
@@ -185,8 +187,7 @@ impl CommandTable {
             for (d, s) in buf.iter_mut().zip(name) {
                 *d = s.to_ascii_lowercase();
             }
-            let lower = std::str::from_utf8(&buf[..name.len()]).ok()?;
-            return self.map.get(lower);
+            return self.map.get(&buf[..name.len()]);
         }
         None
     }
@@ -225,8 +226,17 @@ fn build_one(meta: &'static CommandMeta, handlers: &HashMap<&str, Handler>) -> O
         handler,
         subs,
         stats: CmdStats::default(),
-        flags: flag::from_names(meta.flags),
+        flags: flag::from_names(meta.flags) | protected_bit(meta.name),
     })
+}
+
+/// COMMAND INFO does not expose Redis's PROTECTED flag, so the generated
+/// rows lack it: DEBUG and MODULE (with their subcommands) are protected.
+fn protected_bit(name: &str) -> u32 {
+    match name.split('|').next() {
+        Some("debug" | "module") => flag::PROTECTED,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]

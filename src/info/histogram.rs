@@ -5,9 +5,11 @@
 //! `latency-tracking-info-percentiles` in microseconds with three decimals.
 //! We use our own log-linear buckets with the same ~1% resolution: 64
 //! sub-buckets per power of two, allocated on first use so idle commands
-//! cost one pointer.
+//! cost one pointer. Recording is one relaxed atomic add (it runs for
+//! every command); readers add the buckets up for the total.
 
-use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 const SUB_BITS: u32 = 6;
 const SUB: usize = 1 << SUB_BITS;
@@ -16,7 +18,7 @@ const POWERS: usize = 40;
 
 #[derive(Debug, Default)]
 pub struct Histogram {
-    inner: Mutex<Option<Box<Buckets>>>,
+    counts: OnceLock<Box<[AtomicU64]>>,
 }
 
 #[derive(Debug)]
@@ -47,27 +49,37 @@ fn upper(i: usize) -> u64 {
 
 impl Histogram {
     pub fn record(&self, ns: u64) {
-        let mut g = self.inner.lock();
-        let b = g.get_or_insert_with(|| {
-            Box::new(Buckets {
-                counts: vec![0; POWERS * SUB + SUB],
-                total: 0,
-            })
-        });
-        if let Some(c) = b.counts.get_mut(index(ns)) {
-            *c += 1;
-            b.total += 1;
+        let counts = self
+            .counts
+            .get_or_init(|| (0..POWERS * SUB + SUB).map(|_| AtomicU64::new(0)).collect());
+        if let Some(c) = counts.get(index(ns)) {
+            c.fetch_add(1, Ordering::Relaxed);
         }
     }
 
     pub fn reset(&self) {
-        *self.inner.lock() = None;
+        if let Some(counts) = self.counts.get() {
+            for c in counts.iter() {
+                c.store(0, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// A copy of the buckets; `None` if nothing was recorded.
+    fn snapshot(&self) -> Option<Buckets> {
+        let counts: Vec<u64> = self
+            .counts
+            .get()?
+            .iter()
+            .map(|c| c.load(Ordering::Relaxed))
+            .collect();
+        let total = counts.iter().sum();
+        (total > 0).then_some(Buckets { counts, total })
     }
 
     /// Value at each percentile (ns); `None` if nothing was recorded.
     pub fn percentiles(&self, ps: &[f64]) -> Option<Vec<u64>> {
-        let g = self.inner.lock();
-        let b = g.as_ref().filter(|b| b.total > 0)?;
+        let b = self.snapshot()?;
         Some(
             ps.iter()
                 .map(|p| {
@@ -91,8 +103,7 @@ impl Histogram {
     /// power-of-two buckets starting at 1024 ns, listing a bucket only
     /// when the cumulative count grew, as Redis does.
     pub fn log_buckets(&self) -> Option<(u64, Vec<(u64, u64)>)> {
-        let g = self.inner.lock();
-        let b = g.as_ref().filter(|b| b.total > 0)?;
+        let b = self.snapshot()?;
         let mut out = Vec::new();
         let (mut bound, mut seen, mut last) = (1024u64, 0u64, 0u64);
         let mut counts = b.counts.iter().enumerate().peekable();

@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use super::access;
 use super::db::{Db, ShardGuard};
-use super::shard::SlotShard;
+use super::shard::{Live, SlotShard};
 use super::slot::key_slot;
 use super::Keyspace;
 use crate::types::{Entry, Value};
@@ -113,47 +113,51 @@ impl<'a> KeyGuards<'a> {
             // Replicas hide logically expired keys and wait for the primary's DEL.
             return true;
         }
-        self.delete_expired(key);
-        true
-    }
-
-    fn delete_expired(&mut self, key: &[u8]) {
         if let Some(shard) = self.shard(key) {
             let (_, d) = shard.remove(key);
             self.db.account(d);
         }
-        self.ks
-            .stats
-            .expired_keys
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        self.ks.watches.touch(self.db.index(), key, false);
-        self.effects.push(vec![
-            Bytes::from_static(b"DEL"),
-            Bytes::copy_from_slice(key),
-        ]);
+        note_expired(self.ks, self.db, &mut self.effects, key);
+        true
+    }
+
+    /// A live key in one probe: lazy expiry and the lookup share it.
+    fn live(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
+        let i = self.guard_index(key);
+        let now = self.now;
+        let replica = self.ks.is_replica();
+        // Borrow only `locked`, so the expired branch can still reach the
+        // other fields while the found branch's borrow is returned.
+        let shard = self.locked[i].1.as_deref_mut()?;
+        match shard.live_mut(key, now, replica) {
+            Live::Found(e) => {
+                if touch {
+                    access::touch(&mut e.lru);
+                }
+                Some(e)
+            }
+            Live::Missing => None,
+            Live::Expired(d) => {
+                self.db.account(d);
+                note_expired(self.ks, self.db, &mut self.effects, key);
+                None
+            }
+        }
     }
 
     /// Look up a live key and record the access (LRU/LFU).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
-        self.get_mut(key).map(|e| &*e)
+        self.live(key, true).map(|e| &*e)
     }
 
     /// Look up a live key for modification. Call `touched` after changing it.
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        if self.expire_if_needed(key) {
-            return None;
-        }
-        let e = self.shard(key)?.get_mut(key)?;
-        access::touch(&mut e.lru);
-        Some(e)
+        self.live(key, true)
     }
 
     /// Look up without updating access metadata (OBJECT, TTL-free checks).
     pub fn peek(&mut self, key: &[u8]) -> Option<&Entry> {
-        if self.expire_if_needed(key) {
-            return None;
-        }
-        self.shard(key)?.get(key)
+        self.live(key, false).map(|e| &*e)
     }
 
     /// Shared views of several live keys at once, for multi-key reads
@@ -278,8 +282,29 @@ impl<'a> KeyGuards<'a> {
 
     /// Queue a command for the AOF and replicas (deterministic form).
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
-        self.effects.push(argv);
+        if self.propagating() {
+            self.effects.push(argv);
+        }
     }
+
+    /// Does the write stream have a consumer? Hot writers skip building
+    /// their propagated form when it has none.
+    pub fn propagating(&self) -> bool {
+        self.ks.propagator.is_active()
+    }
+}
+
+/// Bookkeeping of a lazily expired key (its entry is already removed):
+/// stats, WATCH, and the DEL that replicas and the AOF receive.
+fn note_expired(ks: &Keyspace, db: &Db, effects: &mut Vec<Vec<Bytes>>, key: &[u8]) {
+    ks.stats
+        .expired_keys
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    ks.watches.touch(db.index(), key, false);
+    effects.push(vec![
+        Bytes::from_static(b"DEL"),
+        Bytes::copy_from_slice(key),
+    ]);
 }
 
 impl Drop for KeyGuards<'_> {

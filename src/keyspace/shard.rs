@@ -1,7 +1,12 @@
-//! One hash slot's keys. Every mutation goes through these methods so the
-//! per-slot counters stay exact.
+//! Hot path: one hash slot's keys. Every mutation goes through these
+//! methods so the per-slot counters stay exact.
+//!
+//! The map is hashbrown's, for `entry_ref`: a lookup that may find a
+//! logically expired key, and an overwrite of an existing key, each cost
+//! one probe and allocate nothing.
 
-use std::collections::HashMap;
+use hashbrown::hash_map::EntryRef;
+use hashbrown::HashMap;
 
 use crate::types::Entry;
 
@@ -15,6 +20,14 @@ pub struct SlotShard {
     pub(crate) map: HashMap<Key, Entry, ahash::RandomState>,
     /// Keys in this shard with an expiry set.
     pub(crate) volatile: usize,
+}
+
+/// Outcome of `SlotShard::live_mut`.
+pub enum Live<'a> {
+    Found(&'a mut Entry),
+    Missing,
+    /// The key had expired and was removed.
+    Expired(Delta),
 }
 
 /// Net change of counters caused by one shard operation.
@@ -41,9 +54,37 @@ impl SlotShard {
         self.map.get_mut(key)
     }
 
+    /// A key that is not logically expired at `now`, in one probe. An
+    /// expired key is removed (`Expired` carries the counter delta) unless
+    /// `keep_expired` (replicas hide expired keys but wait for the DEL).
+    pub fn live_mut(&mut self, key: &[u8], now: u64, keep_expired: bool) -> Live<'_> {
+        match self.map.entry_ref(key) {
+            EntryRef::Vacant(_) => Live::Missing,
+            EntryRef::Occupied(o) if !o.get().is_expired(now) => Live::Found(o.into_mut()),
+            EntryRef::Occupied(_) if keep_expired => Live::Missing,
+            EntryRef::Occupied(o) => {
+                let d = Delta {
+                    keys: -1,
+                    volatile: -1,
+                };
+                o.remove();
+                // Field-level update: `self.map` is still borrowed here.
+                self.volatile = self.volatile.saturating_sub(1);
+                Live::Expired(d)
+            }
+        }
+    }
+
+    /// Insert or overwrite; one probe, and the key is copied only when new.
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
-        let old = self.map.insert(key.into(), entry);
+        let old = match self.map.entry_ref(key) {
+            EntryRef::Occupied(mut o) => Some(o.insert(entry)),
+            EntryRef::Vacant(v) => {
+                v.insert(entry);
+                None
+            }
+        };
         let mut d = Delta {
             keys: 1,
             volatile: i64::from(vol),

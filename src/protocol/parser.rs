@@ -90,16 +90,30 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: ParseLimits,
     ) -> Result<Option<Argv>, ProtocolError> {
+        let mut argv = Vec::new();
+        Ok(self.parse_into(buf, limits, &mut argv)?.then_some(argv))
+    }
+
+    /// `parse` into a caller-owned vector (cleared first), so the
+    /// connection reuses one allocation for every request. Returns true
+    /// when a request (possibly empty) was taken off `buf`.
+    pub fn parse_into(
+        &mut self,
+        buf: &mut BytesMut,
+        limits: ParseLimits,
+        argv: &mut Vec<Bytes>,
+    ) -> Result<bool, ProtocolError> {
+        argv.clear();
         if self.argc == 0 {
             if buf.is_empty() {
-                return Ok(None);
+                return Ok(false);
             }
             if buf[0] != b'*' {
-                return parse_inline(buf);
+                return Ok(parse_inline(buf, argv)?);
             }
             match self.read_count(buf, limits)? {
-                None => return Ok(None),
-                Some(0) => return Ok(Some(Vec::new())),
+                None => return Ok(false),
+                Some(0) => return Ok(true),
                 Some(_) => {}
             }
         }
@@ -108,21 +122,21 @@ impl RequestParser {
                 Some(len) => len,
                 None => match self.read_bulk_header(buf, limits)? {
                     Some(len) => len,
-                    None => return Ok(None),
+                    None => return Ok(false),
                 },
             };
             if buf.len() < self.pos + len + 2 {
                 self.pending_bulk = Some(len);
-                return Ok(None);
+                return Ok(false);
             }
             self.spans.push((self.pos, self.pos + len));
             self.pos += len + 2;
             self.pending_bulk = None;
         }
         let frame = buf.split_to(self.pos).freeze();
-        let argv = self.spans.iter().map(|&(s, e)| frame.slice(s..e)).collect();
+        argv.extend(self.spans.iter().map(|&(s, e)| frame.slice(s..e)));
         self.reset();
-        Ok(Some(argv))
+        Ok(true)
     }
 
     fn reset(&mut self) {
@@ -138,16 +152,22 @@ impl RequestParser {
         buf: &mut BytesMut,
         limits: ParseLimits,
     ) -> Result<Option<usize>, ProtocolError> {
-        let Some(line_end) = find_cr(buf, 0) else {
-            if buf.len() > INLINE_MAX {
-                return Err(ProtocolError::TooBigMbulkCount);
+        let (n, next) = match small_header(buf, 0) {
+            Some(h) => h,
+            None => {
+                let Some(line_end) = find_cr(buf, 0) else {
+                    if buf.len() > INLINE_MAX {
+                        return Err(ProtocolError::TooBigMbulkCount);
+                    }
+                    return Ok(None);
+                };
+                if line_end + 2 > buf.len() {
+                    return Ok(None);
+                }
+                let n = parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLen)?;
+                (n, line_end + 2)
             }
-            return Ok(None);
         };
-        if line_end + 2 > buf.len() {
-            return Ok(None);
-        }
-        let n = parse_i64(&buf[1..line_end]).ok_or(ProtocolError::InvalidMultibulkLen)?;
         if n > i64::from(i32::MAX) {
             return Err(ProtocolError::InvalidMultibulkLen);
         }
@@ -155,13 +175,17 @@ impl RequestParser {
             return Err(ProtocolError::UnauthMultibulkLen);
         }
         if n <= 0 {
-            let _ = buf.split_to(line_end + 2);
+            let _ = buf.split_to(next);
             return Ok(Some(0));
         }
         self.argc = n as usize;
-        self.pos = line_end + 2;
-        // Do not trust the announced count for preallocation.
-        self.spans = Vec::with_capacity(self.argc.min(1024));
+        self.pos = next;
+        // Do not trust the announced count for preallocation; keep the
+        // span vector across requests unless a huge one inflated it.
+        if self.spans.capacity() > 4096 {
+            self.spans = Vec::new();
+        }
+        self.spans.reserve(self.argc.min(1024));
         Ok(Some(self.argc))
     }
 
@@ -171,28 +195,60 @@ impl RequestParser {
         buf: &BytesMut,
         limits: ParseLimits,
     ) -> Result<Option<usize>, ProtocolError> {
-        let Some(line_end) = find_cr(buf, self.pos) else {
-            if buf.len() - self.pos > INLINE_MAX {
-                return Err(ProtocolError::TooBigBulkCount);
-            }
-            return Ok(None);
+        let fast = match buf.get(self.pos) {
+            Some(b'$') => small_header(buf, self.pos),
+            _ => None,
         };
-        if line_end + 2 > buf.len() {
-            return Ok(None);
-        }
-        if buf[self.pos] != b'$' {
-            return Err(ProtocolError::ExpectedDollar(buf[self.pos] as char));
-        }
-        let n = parse_i64(&buf[self.pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLen)?;
+        let (n, next) = match fast {
+            Some(h) => h,
+            None => {
+                let Some(line_end) = find_cr(buf, self.pos) else {
+                    if buf.len() - self.pos > INLINE_MAX {
+                        return Err(ProtocolError::TooBigBulkCount);
+                    }
+                    return Ok(None);
+                };
+                if line_end + 2 > buf.len() {
+                    return Ok(None);
+                }
+                if buf[self.pos] != b'$' {
+                    return Err(ProtocolError::ExpectedDollar(buf[self.pos] as char));
+                }
+                let n =
+                    parse_i64(&buf[self.pos + 1..line_end]).ok_or(ProtocolError::InvalidBulkLen)?;
+                (n, line_end + 2)
+            }
+        };
         if n < 0 || n > limits.max_bulk_len {
             return Err(ProtocolError::InvalidBulkLen);
         }
         if !limits.authenticated && n > 16384 {
             return Err(ProtocolError::UnauthBulkLen);
         }
-        self.pos = line_end + 2;
+        self.pos = next;
         Ok(Some(n as usize))
     }
+}
+
+/// Fast path for a header line `<type byte><digits>\r` followed by one
+/// more byte, with at most 9 digits and no leading zero: the shape every
+/// client sends. Returns the number and the offset after the line; `None`
+/// sends the caller to the general path, which also produces the errors.
+fn small_header(buf: &[u8], at: usize) -> Option<(i64, usize)> {
+    let digits = buf.get(at + 1..)?;
+    let mut n: i64 = 0;
+    for (i, &c) in digits.iter().enumerate().take(10) {
+        if c.is_ascii_digit() {
+            n = n * 10 + i64::from(c - b'0');
+            continue;
+        }
+        let leading_zero = i > 1 && digits[0] == b'0';
+        if c == b'\r' && i > 0 && !leading_zero && digits.len() > i + 1 {
+            return Some((n, at + 1 + i + 2));
+        }
+        return None;
+    }
+    None
 }
 
 fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
@@ -203,12 +259,12 @@ fn find_cr(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Parse an inline request (`SET a b\r\n`, telnet style).
-fn parse_inline(buf: &mut BytesMut) -> Result<Option<Argv>, ProtocolError> {
+fn parse_inline(buf: &mut BytesMut, argv: &mut Vec<Bytes>) -> Result<bool, ProtocolError> {
     let Some(nl) = buf.iter().position(|&c| c == b'\n') else {
         if buf.len() > INLINE_MAX {
             return Err(ProtocolError::TooBigInline);
         }
-        return Ok(None);
+        return Ok(false);
     };
     let line = buf.split_to(nl + 1);
     let mut body = &line[..nl];
@@ -216,7 +272,8 @@ fn parse_inline(buf: &mut BytesMut) -> Result<Option<Argv>, ProtocolError> {
         body = &body[..body.len() - 1];
     }
     let args = split_args(body).ok_or(ProtocolError::UnbalancedQuotes)?;
-    Ok(Some(args.into_iter().map(Bytes::from).collect()))
+    argv.extend(args.into_iter().map(Bytes::from));
+    Ok(true)
 }
 
 /// Strict decimal i64 parse, as Redis's string2ll (no spaces, no '+').
@@ -281,6 +338,27 @@ mod tests {
             Err(ProtocolError::UnbalancedQuotes)
         );
         assert_eq!(parse_all(b"*-1\r\n").unwrap(), vec![Vec::<Bytes>::new()]);
+    }
+
+    #[test]
+    fn header_fast_path_agrees_with_general_rules() {
+        for (input, want) in [
+            (&b"$3\r\n"[..], Some((3, 4))),
+            (b"$0\r\n", Some((0, 4))),
+            (b"$123456789\r\n", Some((123456789, 12))),
+            (b"$03\r\n", None),
+            (b"$\r\n", None),
+            (b"$3\r", None),
+            (b"$-1\r\n", None),
+            (b"$1234567890\r\n", None),
+        ] {
+            assert_eq!(small_header(input, 0), want, "{input:?}");
+        }
+        // Leading zeros are refused either way, as Redis's string2ll does.
+        assert_eq!(
+            parse_all(b"*1\r\n$01\r\na\r\n"),
+            Err(ProtocolError::InvalidBulkLen)
+        );
     }
 
     proptest::proptest! {

@@ -27,8 +27,10 @@ pub fn call(
     let Some(handler) = cmd.handler else {
         return Reply::Error(crate::error::RedisError::err("command has no handler"));
     };
-    let start = Instant::now();
-    let now_ms = clock::now_ms();
+    // Inside a pipelined batch the previous command's end is this one's
+    // start: one clock read per command instead of three.
+    let start = sess.batch_clock.unwrap_or_else(Instant::now);
+    let now_ms = clock::ms_at(start);
     let result = {
         let mut ctx = Ctx {
             srv,
@@ -39,7 +41,11 @@ pub fn call(
         };
         handler(&mut ctx, argv)
     };
-    let elapsed = start.elapsed();
+    let end = Instant::now();
+    if sess.batch_clock.is_some() {
+        sess.batch_clock = Some(end);
+    }
+    let elapsed = end.saturating_duration_since(start);
     let usec = elapsed.as_micros() as u64;
     let stats = &cmd.stats;
     if srv.config.hot.latency_tracking.load(Ordering::Relaxed) {
@@ -51,7 +57,10 @@ pub fn call(
     srv.stats
         .total_commands_processed
         .fetch_add(1, Ordering::Relaxed);
-    *sess.info.last_cmd.lock() = cmd.meta.name;
+    if !std::ptr::eq(sess.last_cmd, cmd.meta.name) {
+        sess.last_cmd = cmd.meta.name;
+        *sess.info.last_cmd.lock() = cmd.meta.name;
+    }
     let reply = match result {
         Ok(r) => r,
         Err(e) => {

@@ -41,6 +41,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         buf: BytesMut::with_capacity(16 * 1024),
         out: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(),
+        argv: Vec::new(),
     };
     'outer: loop {
         tokio::select! {
@@ -102,6 +103,8 @@ struct Conn {
     buf: BytesMut,
     out: BytesMut,
     parser: RequestParser,
+    /// One argument vector reused by every request of the connection.
+    argv: Vec<Bytes>,
 }
 
 impl Conn {
@@ -116,22 +119,43 @@ impl Conn {
         // CLIENT LIST's qbuf: Redis trims its query buffer only after the
         // whole batch ran, so every command sees the full batch.
         sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
+        sess.batch_clock = Some(std::time::Instant::now());
+        let next = self.run_batch(srv, sess, push).await;
+        // Time spent outside the batch must not be charged to a command.
+        sess.batch_clock = None;
+        next
+    }
+
+    async fn run_batch(
+        &mut self,
+        srv: &Arc<Server>,
+        sess: &mut Session,
+        push: &mpsc::UnboundedSender<Bytes>,
+    ) -> Next {
         loop {
             let limits = ParseLimits {
                 max_bulk_len: srv.config.hot.proto_max_bulk_len.load(Ordering::Relaxed),
                 authenticated: sess.authenticated,
             };
-            match self.parser.parse(&mut self.buf, limits) {
-                Ok(Some(argv)) => {
-                    if argv.is_empty() {
+            match self
+                .parser
+                .parse_into(&mut self.buf, limits, &mut self.argv)
+            {
+                Ok(true) => {
+                    if self.argv.is_empty() {
                         continue;
                     }
-                    if wait_if_paused(srv, &sess.info, &argv).await && sess.info.kill.is_cancelled()
-                    {
-                        return Next::Close;
+                    if wait_if_paused(srv, &sess.info, &self.argv).await {
+                        if sess.info.kill.is_cancelled() {
+                            return Next::Close;
+                        }
+                        sess.batch_clock = Some(std::time::Instant::now());
                     }
                     let was_monitor = sess.monitor;
-                    let reply = dispatch::execute(srv, sess, argv);
+                    let reply = dispatch::execute(srv, sess, &self.argv);
+                    // Release the request's slices of the read buffer now,
+                    // so the buffer can be reused in place on the next read.
+                    self.argv.clear();
                     if sess.pending_block.is_some() {
                         return Next::Block;
                     }
@@ -146,7 +170,7 @@ impl Conn {
                         return Next::Replica;
                     }
                 }
-                Ok(None) => break,
+                Ok(false) => break,
                 Err(e) => {
                     let msg = format!("-ERR Protocol error: {e}\r\n");
                     self.out.extend_from_slice(msg.as_bytes());

@@ -82,13 +82,13 @@ fn unknown_command(argv: &[Bytes]) -> RedisError {
 }
 
 /// Run one request from a client and return its reply.
-pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply {
-    let cmd = match resolve(srv, &argv) {
+pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
+    let cmd = match resolve(srv, argv) {
         Ok(c) => c,
         Err(e) => {
             // Redis counts an arity error as a rejected call of the command.
             let target = match e {
-                RedisError::WrongArity(_) => arity_target(srv, &argv),
+                RedisError::WrongArity(_) => arity_target(srv, argv),
                 _ => None,
             };
             return reject(srv, sess, target, e);
@@ -97,7 +97,7 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
     }
-    if let Err(e) = cluster_route(srv, sess, cmd, &argv) {
+    if let Err(e) = cluster_route(srv, sess, cmd, argv) {
         if cmd.meta.name == "exec" {
             sess.multi = None;
             sess.multi_error = false;
@@ -107,12 +107,14 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
     }
     if sess.in_multi() && !bypasses_queue(cmd) {
         if let Some(q) = sess.multi.as_mut() {
-            q.push(Queued { argv });
+            q.push(Queued {
+                argv: argv.to_vec(),
+            });
             sess.info.multi.store(q.len() as i64, Ordering::Relaxed);
         }
         return Reply::Status("QUEUED");
     }
-    let reply = call(srv, sess, cmd, &argv, false);
+    let reply = call(srv, sess, cmd, argv, false);
     // ASKING lasts for one command (or until EXEC when in MULTI).
     if sess.asking && cmd.meta.name != "asking" && !sess.in_multi() {
         sess.asking = false;
@@ -125,11 +127,8 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let meta = cmd.meta;
-    // COMMAND INFO does not expose Redis's PROTECTED flag, so the generated
-    // table lacks it: DEBUG and MODULE are the protected commands.
-    let root = meta.name.split('|').next().unwrap_or(meta.name);
-    let protected = meta.has_flag("protected") || matches!(root, "debug" | "module");
-    if protected && !protected_allowed(srv, meta.name, sess) {
+    // DEBUG and MODULE carry the PROTECTED bit (see commands::table).
+    if cmd.has(flag::PROTECTED) && !protected_allowed(srv, meta.name, sess) {
         let what = meta
             .name
             .split('|')

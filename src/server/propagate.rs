@@ -55,6 +55,13 @@ impl Propagator {
         }
     }
 
+    /// Does anything consume the stream right now? Writers check this
+    /// before building a command's propagated form, which is wasted work
+    /// without AOF, replicas or an open transaction.
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
     /// Append the effects of one command.
     pub fn append(&self, db: usize, cmds: Vec<Vec<Bytes>>) {
         if !self.active.load(Ordering::Acquire) {

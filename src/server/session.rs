@@ -69,6 +69,13 @@ pub struct Session {
     pub asking: bool,
     /// READONLY: reads of the master's slots are served by this replica.
     pub readonly: bool,
+    /// While the connection runs a batch of pipelined commands: the end of
+    /// the previous command, reused as the start of the next one so each
+    /// command costs one clock read (None between batches).
+    pub batch_clock: Option<std::time::Instant>,
+    /// The name last published in `info.last_cmd` (saves its mutex when
+    /// the client repeats a command).
+    pub last_cmd: &'static str,
 }
 
 impl Session {
@@ -100,6 +107,8 @@ impl Session {
             replica_sync: None,
             asking: false,
             readonly: false,
+            batch_clock: None,
+            last_cmd: "NULL",
         }
     }
 

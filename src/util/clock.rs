@@ -7,10 +7,16 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// the command path). Wall-clock steps after start are not followed, as
 /// with Redis's monotonic `ustime` use for expiry deltas.
 pub fn now_ms() -> u64 {
+    ms_at(std::time::Instant::now())
+}
+
+/// `now_ms` for an instant already read (saves a clock read when the
+/// caller needs both).
+pub fn ms_at(at: std::time::Instant) -> u64 {
     use std::sync::OnceLock;
     static BASE: OnceLock<(std::time::Instant, u64)> = OnceLock::new();
     let (inst, wall) = BASE.get_or_init(|| (std::time::Instant::now(), wall_ms()));
-    wall + inst.elapsed().as_millis() as u64
+    wall + at.saturating_duration_since(*inst).as_millis() as u64
 }
 
 /// Milliseconds since the unix epoch from the wall clock.

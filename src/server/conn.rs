@@ -43,11 +43,16 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         parser: RequestParser::new(),
         argv: Vec::new(),
     };
+    // Created once: re-creating them per iteration would register and
+    // unregister a waiter on each Notify for every read batch.
+    let killed = info.kill.cancelled();
+    let stopping = srv.shutdown.cancelled();
+    tokio::pin!(killed, stopping);
     'outer: loop {
         tokio::select! {
             biased;
-            _ = info.kill.cancelled() => break,
-            _ = srv.shutdown.cancelled() => break,
+            _ = &mut killed => break,
+            _ = &mut stopping => break,
             Some(msg) = push_rx.recv() => {
                 let mut n = msg.len();
                 conn.out.extend_from_slice(&msg);
@@ -328,9 +333,22 @@ async fn flush(
         return true;
     }
     let n = out.len();
-    let ok = tokio::select! {
-        r = wr.write_all(out) => r.is_ok(),
-        _ = info.kill.cancelled() => false,
+    // Replies usually fit in the socket buffer: write them without arming
+    // the kill future, and wait (interruptibly) only when the socket is full.
+    let mut done = 0;
+    let ok = loop {
+        match wr.try_write(&out[done..]) {
+            Ok(0) => break false,
+            Ok(k) if done + k == n => break true,
+            Ok(k) => done += k,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                break tokio::select! {
+                    r = wr.write_all(&out[done..]) => r.is_ok(),
+                    _ = info.kill.cancelled() => false,
+                };
+            }
+            Err(_) => break false,
+        }
     };
     srv.stats
         .total_writes_processed

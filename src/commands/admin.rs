@@ -68,6 +68,11 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("reload", _) => debug_reload(ctx),
+        ("loadaof", 2) => {
+            let _gate = ctx.exclusive();
+            crate::persistence::aof::debug_loadaof(ctx.srv);
+            Ok(Reply::OK)
+        }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
         ("set-active-expire", 3) => {

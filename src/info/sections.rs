@@ -364,35 +364,38 @@ fn persistence(srv: &Server, out: &mut String) {
         "rdb_changes_since_last_save",
         srv.stats.dirty.load(Ordering::Relaxed),
     );
-    line(out, "rdb_bgsave_in_progress", 0);
+    let p = &srv.persist;
+    let bg = p.in_progress();
+    line(out, "rdb_bgsave_in_progress", i32::from(bg));
     line(
         out,
         "rdb_last_save_time",
         srv.lastsave.load(Ordering::Relaxed),
     );
-    line(out, "rdb_last_bgsave_status", "ok");
-    line(out, "rdb_last_bgsave_time_sec", -1);
-    line(out, "rdb_current_bgsave_time_sec", -1);
-    line(out, "rdb_saves", 0);
+    let ok = p.last_bgsave_ok.load(Ordering::Relaxed);
+    line(out, "rdb_last_bgsave_status", if ok { "ok" } else { "err" });
+    line(
+        out,
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(Ordering::Relaxed),
+    );
+    let cur = if bg {
+        let started = p.bgsave_started_ms.load(Ordering::Relaxed);
+        (crate::util::clock::now_ms().saturating_sub(started) / 1000) as i64
+    } else {
+        -1
+    };
+    line(out, "rdb_current_bgsave_time_sec", cur);
+    line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
     line(out, "rdb_last_cow_size", 0);
     line(out, "rdb_last_load_keys_expired", 0);
     line(out, "rdb_last_load_keys_loaded", 0);
-    line(
-        out,
-        "aof_enabled",
-        i32::from(srv.config.get_bool("appendonly")),
-    );
-    line(out, "aof_rewrite_in_progress", 0);
-    line(out, "aof_rewrite_scheduled", 0);
-    line(out, "aof_last_rewrite_time_sec", -1);
-    line(out, "aof_current_rewrite_time_sec", -1);
-    line(out, "aof_last_bgrewrite_status", "ok");
-    line(out, "aof_rewrites", 0);
-    line(out, "aof_rewrites_consecutive_failures", 0);
-    line(out, "aof_last_write_status", "ok");
-    line(out, "aof_last_cow_size", 0);
+    crate::persistence::aof::info(srv, out, false);
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
+    if srv.config.get_bool("appendonly") {
+        crate::persistence::aof::info(srv, out, true);
+    }
 }
 
 /// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for commands with samples.

@@ -56,6 +56,28 @@ pub fn rdb_path(srv: &Server) -> PathBuf {
     PathBuf::from(srv.config.get("dbfilename"))
 }
 
+/// How a snapshot is written.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotOpts {
+    pub compress: bool,
+    pub checksum: bool,
+    /// Lock each shard (false only in a forked child).
+    pub locked: bool,
+    /// An AOF base file (aux field `aof-base` 1).
+    pub aof_base: bool,
+}
+
+impl SnapshotOpts {
+    pub fn from_config(srv: &Server, locked: bool, aof_base: bool) -> SnapshotOpts {
+        SnapshotOpts {
+            compress: srv.config.get_bool("rdbcompression"),
+            checksum: srv.config.get_bool("rdbchecksum"),
+            locked,
+            aof_base,
+        }
+    }
+}
+
 /// Write every database to `path` via a temp file + fsync + rename.
 fn write_snapshot(
     dbs: &[Arc<Db>],
@@ -64,6 +86,27 @@ fn write_snapshot(
     checksum: bool,
     locked: bool,
 ) -> std::io::Result<()> {
+    let opts = SnapshotOpts {
+        compress,
+        checksum,
+        locked,
+        aof_base: false,
+    };
+    write_snapshot_with(dbs, path, opts)
+}
+
+/// `write_snapshot` with every option.
+pub fn write_snapshot_with(
+    dbs: &[Arc<Db>],
+    path: &std::path::Path,
+    opts: SnapshotOpts,
+) -> std::io::Result<()> {
+    let SnapshotOpts {
+        compress,
+        checksum,
+        locked,
+        aof_base,
+    } = opts;
     let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let file = std::fs::File::create(&tmp)?;
     let mut w = RdbWriter::new(
@@ -76,7 +119,7 @@ fn write_snapshot(
     w.aux("redis-bits", "64")?;
     w.aux("ctime", &(clock::now_ms() / 1000).to_string())?;
     w.aux("used-mem", "0")?;
-    w.aux("aof-base", "0")?;
+    w.aux("aof-base", if aof_base { "1" } else { "0" })?;
     for db in dbs {
         if db.is_empty() {
             continue;
@@ -104,7 +147,7 @@ fn write_snapshot(
     std::fs::rename(&tmp, path)
 }
 
-fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
+pub fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
     (0..ks.db_count()).map(|i| ks.db(i)).collect()
 }
 
@@ -147,20 +190,28 @@ pub fn fork_snapshot(
     gate_held: bool,
     at_fork: impl FnOnce(),
 ) -> Result<i32, String> {
+    fork_snapshot_with(srv, path, gate_held, false, at_fork)
+}
+
+/// `fork_snapshot`; `aof_base` marks the file as an AOF base.
+pub fn fork_snapshot_with(
+    srv: &Server,
+    path: PathBuf,
+    gate_held: bool,
+    aof_base: bool,
+    at_fork: impl FnOnce(),
+) -> Result<i32, String> {
     let dbs = all_dbs(&srv.ks);
-    let compress = srv.config.get_bool("rdbcompression");
-    let checksum = srv.config.get_bool("rdbchecksum");
+    let opts = SnapshotOpts::from_config(srv, false, aof_base);
     let _gate = if gate_held {
         None
     } else {
         Some(srv.ks.gate.write())
     };
     at_fork();
-    crate::util::fork::fork_child(move || {
-        match write_snapshot(&dbs, &path, compress, checksum, false) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        }
+    crate::util::fork::fork_child(move || match write_snapshot_with(&dbs, &path, opts) {
+        Ok(()) => 0,
+        Err(_) => 1,
     })
     .map_err(|e| format!("Can't save in background: fork: {e}"))
 }
@@ -253,11 +304,25 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
+    load_bytes(srv, &data, gate_held)
+        .map(|(n, _)| n)
+        .map_err(|e| {
+            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
+        })
+}
+
+/// Load an RDB image (a dump.rdb or an AOF base/preamble) into the
+/// keyspace; returns the keys loaded and the offset just past the RDB.
+pub fn load_bytes(
+    srv: &Server,
+    data: &[u8],
+    gate_held: bool,
+) -> Result<(u64, usize), crate::persistence::rdb::RdbError> {
     let now = clock::now_ms();
     let ks = &srv.ks;
     let mut n = 0u64;
     let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
-    decode::load_with(&data, limits, |item| {
+    let meta = decode::load_with(data, limits, |item| {
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
         }
@@ -271,11 +336,8 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         g.insert(&item.key, e);
         n += 1;
         Ok(())
-    })
-    .map_err(|e| {
-        format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
     })?;
-    Ok(n)
+    Ok((n, meta.end))
 }
 
 /// Start-up: load `dbfilename` from `dir`.

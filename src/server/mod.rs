@@ -70,6 +70,7 @@ pub struct Server {
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
+    pub aof: crate::persistence::aof::Aof,
     pub pubsub: crate::pubsub::PubSub,
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
@@ -115,6 +116,7 @@ impl Server {
             loading: AtomicBool::new(false),
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
+            aof: Default::default(),
             pubsub: Default::default(),
             cluster,
         })
@@ -150,7 +152,7 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
-        if let Err(e) = crate::persistence::load_at_startup(&srv) {
+        if let Err(e) = crate::persistence::load_data(&srv) {
             tracing::warn!("{e}");
             return 1;
         }

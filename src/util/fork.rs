@@ -31,3 +31,12 @@ pub fn wait_child(pid: i32) -> bool {
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
 }
+
+/// Ask a child we forked to stop (Redis uses SIGUSR1 so the child exits
+/// without being reported as an error by the signal itself).
+pub fn kill_child(pid: i32) {
+    // SAFETY: plain kill(2) on a pid we created.
+    unsafe {
+        libc::kill(pid, libc::SIGUSR1);
+    }
+}

@@ -124,6 +124,9 @@ impl Server {
 
     /// Ask the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self, mode: ShutdownMode) {
+        // Flush and fsync the AOF before any client sees its connection
+        // close, as Redis does before exiting.
+        crate::persistence::aof::stop_appendonly(self);
         *self.shutdown_mode.lock() = Some(mode);
         self.shutdown.cancel();
     }

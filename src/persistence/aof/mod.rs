@@ -91,13 +91,11 @@ impl Aof {
         self.state.lock().status
     }
 
-    /// Hold a reply until the write at stream offset `off` is fsync'd
-    /// (appendfsync always); returns at once under other policies.
+    /// Hold a reply until the write at stream offset `off` is durable
+    /// (fsync'd under appendfsync always, written otherwise).
     pub async fn wait_synced(&self, off: u64) {
         if let Some(w) = self.writer() {
-            if w.policy() == Fsync::Always {
-                w.wait_synced(off).await;
-            }
+            w.wait_durable(off).await;
         }
     }
 }

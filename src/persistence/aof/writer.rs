@@ -5,10 +5,11 @@
 //!
 //! - `always`: the writer thread writes and fdatasyncs each batch it takes,
 //!   then publishes the synced offset; connections hold their replies until
-//!   that offset covers their last write (`wait_synced`). Whatever piles up
+//!   that offset covers their last write (`wait_durable`). Whatever piles up
 //!   during one fsync goes out in the next one, so many clients share each
 //!   fsync (group commit).
-//! - `everysec`: a background fsync once per second. While that fsync is
+//! - `everysec`: a background fsync once per second (replies still wait
+//!   for the write(2), as Redis writes before replying). While that fsync is
 //!   still running, the next write is postponed up to 2 s and then done
 //!   anyway (counted in `aof_delayed_fsync`), Redis's rule.
 //! - `no`: the OS decides.
@@ -80,7 +81,8 @@ pub struct AofWriter {
     pending: Mutex<Pending>,
     wake: Condvar,
     target: Mutex<Target>,
-    written: AtomicU64,
+    /// Offset handed to write(2): survives a crash of the process.
+    written: tokio::sync::watch::Sender<u64>,
     synced: tokio::sync::watch::Sender<u64>,
     policy: AtomicU8,
     stop: AtomicBool,
@@ -150,7 +152,7 @@ impl AofWriter {
             }),
             wake: Condvar::new(),
             target: Mutex::new(target),
-            written: AtomicU64::new(start),
+            written: tokio::sync::watch::channel(start).0,
             synced,
             policy: AtomicU8::new(policy as u8),
             stop: AtomicBool::new(false),
@@ -197,9 +199,17 @@ impl AofWriter {
             .spawn(move || w.run());
     }
 
-    /// Wait until the fsync'd offset reaches `off` (appendfsync always).
-    pub async fn wait_synced(&self, off: u64) {
-        let mut rx = self.synced.subscribe();
+    /// Wait until the write at offset `off` is durable: fsync'd under
+    /// `always`, else handed to the kernel (as Redis writes the AOF before
+    /// replying under every policy, so a process crash loses nothing that
+    /// was acknowledged; only a power loss can, per the policy).
+    pub async fn wait_durable(&self, off: u64) {
+        let ch = if self.policy() == Fsync::Always {
+            &self.synced
+        } else {
+            &self.written
+        };
+        let mut rx = ch.subscribe();
         loop {
             if *rx.borrow_and_update() >= off {
                 return;
@@ -236,7 +246,9 @@ impl AofWriter {
         let policy = self.policy();
         if policy == Fsync::EverySec && self.fsync_running.load(Ordering::Relaxed) {
             // Redis's rule: postpone the write while the background fsync
-            // runs (a write would block behind it), at most 2 s.
+            // runs (a write would block behind it), at most 2 s. Like
+            // Redis, replies are not held meanwhile: release the waiters.
+            self.written.send_replace(end);
             let start = Instant::now();
             while self.fsync_running.load(Ordering::Relaxed)
                 && start.elapsed() < Duration::from_secs(2)
@@ -252,7 +264,7 @@ impl AofWriter {
         self.write_all_retrying(&mut t.file, chunk, policy);
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.store(end, Ordering::Release);
+        self.written.send_replace(end);
         match policy {
             Fsync::Always => {
                 if let Err(e) = t.file.sync_data() {
@@ -294,7 +306,7 @@ impl AofWriter {
 
     /// everysec: fsync on another thread so writes are not stuck behind it.
     fn background_fsync(&self) {
-        let written = self.written.load(Ordering::Acquire);
+        let written = *self.written.borrow();
         if written <= *self.synced.borrow() || self.fsync_running.load(Ordering::Relaxed) {
             return;
         }
@@ -330,7 +342,7 @@ impl AofWriter {
         t.file.sync_data()?;
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.store(end, Ordering::Release);
+        self.written.send_replace(end);
         drop(t);
         self.synced.send_replace(end);
         Ok(end)
@@ -350,7 +362,7 @@ impl AofWriter {
         let res = t.file.write_all(&chunk).and_then(|_| t.file.sync_data());
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.store(end, Ordering::Release);
+        self.written.send_replace(end);
         *t = next;
         drop(t);
         self.synced.send_replace(end);
@@ -371,6 +383,7 @@ impl AofWriter {
         self.stop.store(true, Ordering::Relaxed);
         self.wake.notify_one();
         self.synced.send_replace(u64::MAX);
+        self.written.send_replace(u64::MAX);
     }
 
     /// Stream offset fed so far, for the next writer to continue from.

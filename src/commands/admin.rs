@@ -68,6 +68,18 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("reload", _) => debug_reload(ctx),
+        ("digest", 2) => {
+            let _gate = ctx.exclusive();
+            let d = super::digest::dataset(ctx.ks());
+            Ok(Reply::StatusOwned(d))
+        }
+        ("aof-flush-sleep", 3) => {
+            let us = args::int(&argv[2])?.max(0) as u64;
+            if let Some(w) = ctx.srv.aof.writer() {
+                w.flush_sleep_us.store(us, Ordering::Relaxed);
+            }
+            Ok(Reply::OK)
+        }
         ("loadaof", 2) => {
             let _gate = ctx.exclusive();
             crate::persistence::aof::debug_loadaof(ctx.srv);

@@ -27,6 +27,7 @@ pub mod meta;
 pub mod migrate;
 pub mod object;
 pub mod persist;
+pub mod digest;
 pub mod pubsub;
 pub mod repl;
 pub mod set;

@@ -65,6 +65,9 @@ pub struct SnapshotOpts {
     pub locked: bool,
     /// An AOF base file (aux field `aof-base` 1).
     pub aof_base: bool,
+    /// rdb-key-save-delay: microseconds to sleep per key (tests use it to
+    /// keep a child running).
+    pub key_delay_us: u64,
 }
 
 impl SnapshotOpts {
@@ -74,6 +77,7 @@ impl SnapshotOpts {
             checksum: srv.config.get_bool("rdbchecksum"),
             locked,
             aof_base,
+            key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
         }
     }
 }
@@ -91,6 +95,7 @@ fn write_snapshot(
         checksum,
         locked,
         aof_base: false,
+        key_delay_us: 0,
     };
     write_snapshot_with(dbs, path, opts)
 }
@@ -106,6 +111,7 @@ pub fn write_snapshot_with(
         checksum,
         locked,
         aof_base,
+        key_delay_us,
     } = opts;
     let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let file = std::fs::File::create(&tmp)?;
@@ -130,6 +136,9 @@ pub fn write_snapshot_with(
             for (k, e) in shard.iter() {
                 if res.is_ok() {
                     res = w.key(k, &e.value, e.expire_at);
+                }
+                if key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
                 }
             }
         };

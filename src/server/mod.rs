@@ -155,10 +155,6 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
-        if let Err(e) = crate::persistence::load_data(&srv) {
-            tracing::warn!("{e}");
-            return 1;
-        }
         crate::info::resources::record_startup();
         listener::serve(srv).await
     })

@@ -8,6 +8,9 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Longest manifest line Redis accepts (MANIFEST_MAX_LINE).
+const MAX_LINE: usize = 1024;
+
 /// What a listed file is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -92,6 +95,9 @@ impl Manifest {
                 continue;
             }
             let fail = |e: &str| format!("Reading the manifest file, at line {}: {e}", i + 1);
+            if raw.len() > MAX_LINE {
+                return Err(fail("The AOF manifest file contains too long line"));
+            }
             if !raw.ends_with('\n') {
                 return Err(fail("Invalid AOF manifest file format"));
             }
@@ -183,18 +189,20 @@ impl Manifest {
         self.base_seq += 1;
         let ext = if rdb { "rdb" } else { "aof" };
         let name = format!("{filename}.{}.base.{ext}", self.base_seq);
+        // Newest history first, as Redis lists it: the old base, then each
+        // rewritten incr file, are added at the head.
         if let Some(mut old) = self.base.take() {
             old.kind = Kind::History;
-            self.history.push(old);
+            self.history.insert(0, old);
         }
         let (old, keep): (Vec<_>, Vec<_>) = std::mem::take(&mut self.incrs)
             .into_iter()
             .partition(|ai| ai.seq < keep_from);
         self.incrs = keep;
-        self.history.extend(old.into_iter().map(|mut ai| {
+        for mut ai in old {
             ai.kind = Kind::History;
-            ai
-        }));
+            self.history.insert(0, ai);
+        }
         self.base = Some(AofInfo {
             name: name.clone(),
             seq: self.base_seq,

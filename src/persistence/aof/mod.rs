@@ -158,6 +158,32 @@ fn upgrade_if_needed(dir: &Path, fname: &str, m: &mut Manifest) -> Result<(), St
     Ok(())
 }
 
+/// Delete history files and drop them from the manifest (unless
+/// aof-disable-auto-gc), Redis's aofDelHistoryFiles.
+pub fn gc_history(srv: &Server, m: &mut Manifest) {
+    if m.history.is_empty() || srv.config.get_bool("aof-disable-auto-gc") {
+        return;
+    }
+    let dir = dir(srv);
+    let fname = filename(srv);
+    let history = std::mem::take(&mut m.history);
+    if let Err(e) = manifest::persist(&dir, &rewrite::manifest_name(&fname), &m.format()) {
+        tracing::warn!("Can't persist the AOF manifest: {e}");
+        m.history = history;
+        return;
+    }
+    for h in history {
+        tracing::info!("Removing the history file {} in the background", h.name);
+        let _ = std::fs::remove_file(dir.join(&h.name));
+    }
+}
+
+/// CONFIG SET aof-disable-auto-gc no: collect the history now.
+pub fn gc_now(srv: &Server) {
+    let mut st = srv.aof.state.lock();
+    gc_history(srv, &mut st.manifest);
+}
+
 /// Load every file the manifest lists (the caller holds the gate
 /// exclusively and has emptied the keyspace). Returns the base size.
 pub fn load_files(srv: &Arc<Server>) -> Result<(), String> {
@@ -168,7 +194,10 @@ pub fn load_files(srv: &Arc<Server>) -> Result<(), String> {
     let files: Vec<_> = m.load_order().cloned().collect();
     for f in &files {
         if !dir.join(&f.name).exists() {
-            return Err(format!("The append log file {} doesn't exist", f.name));
+            return Err(format!(
+                "The append log file {} doesn't exist: No such file or directory",
+                f.name
+            ));
         }
     }
     let truncate_ok = srv.config.get_bool("aof-load-truncated");
@@ -216,13 +245,10 @@ pub fn load_files(srv: &Arc<Server>) -> Result<(), String> {
 
 /// Start-up with `appendonly yes`: load the AOF, then open it for writing.
 pub fn load_at_startup(srv: &Arc<Server>) -> Result<(), String> {
-    srv.loading.store(true, Ordering::Relaxed);
-    let res = {
+    {
         let _gate = srv.ks.gate.write();
-        load_files(srv)
-    };
-    srv.loading.store(false, Ordering::Relaxed);
-    res?;
+        load_files(srv)?;
+    }
     srv.stats.dirty.store(0, Ordering::Relaxed);
     open_on_start(srv)
 }
@@ -276,6 +302,10 @@ fn attach(srv: &Arc<Server>, target: Target, size: u64) {
     let policy = Fsync::parse(&srv.config.get("appendfsync"));
     let start = srv.aof.next_offset.load(Ordering::Relaxed);
     let w = AofWriter::new(target, start, policy, size);
+    w.timestamps.store(
+        srv.config.get_bool("aof-timestamp-enabled"),
+        Ordering::Relaxed,
+    );
     w.spawn();
     srv.aof.writer.store(Some(w.clone()));
     srv.ks.propagator.add_sink(w);
@@ -333,10 +363,14 @@ pub fn stop_appendonly(srv: &Server) {
     srv.aof.scheduled.store(false, Ordering::Relaxed);
 }
 
-/// CONFIG SET appendfsync.
+/// CONFIG SET appendfsync / aof-timestamp-enabled.
 pub fn set_policy(srv: &Server) {
     if let Some(w) = srv.aof.writer() {
         w.set_policy(Fsync::parse(&srv.config.get("appendfsync")));
+        w.timestamps.store(
+            srv.config.get_bool("aof-timestamp-enabled"),
+            Ordering::Relaxed,
+        );
     }
 }
 
@@ -408,6 +442,7 @@ pub fn debug_loadaof(srv: &Arc<Server>) {
     }
     srv.ks.propagator.set_muted(true);
     let res = load_files(srv);
+    gc_now(srv);
     srv.ks.propagator.set_muted(false);
     if let Err(e) = res {
         tracing::warn!("{e}");

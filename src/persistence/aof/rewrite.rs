@@ -83,7 +83,12 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64
 }
 
 /// Write the dataset as commands (aof-use-rdb-preamble no).
-pub fn write_aof_base(dbs: &[Arc<Db>], path: &Path, locked: bool) -> std::io::Result<()> {
+pub fn write_aof_base(
+    dbs: &[Arc<Db>],
+    path: &Path,
+    locked: bool,
+    key_delay_us: u64,
+) -> std::io::Result<()> {
     let tmp = path.with_file_name(format!("temp-{}.aof", std::process::id()));
     let mut f = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
     let mut buf = Vec::with_capacity(1 << 16);
@@ -96,6 +101,9 @@ pub fn write_aof_base(dbs: &[Arc<Db>], path: &Path, locked: bool) -> std::io::Re
         let mut visit = |shard: &SlotShard| {
             for (k, e) in shard.iter() {
                 key_commands(&mut buf, k, &e.value, e.expire_at);
+                if key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
+                }
                 if buf.len() > 1 << 16 && res.is_ok() {
                     res = f.write_all(&buf);
                     buf.clear();
@@ -121,7 +129,7 @@ pub fn write_base_sync(srv: &Server, path: &Path) -> std::io::Result<()> {
     if srv.config.get_bool("aof-use-rdb-preamble") {
         save::write_snapshot_with(&dbs, path, SnapshotOpts::from_config(srv, true, true))
     } else {
-        write_aof_base(&dbs, path, true)
+        write_aof_base(&dbs, path, true, 0)
     }
 }
 
@@ -180,7 +188,8 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
     } else {
         let dbs = save::all_dbs(&srv.ks);
         let path = tmp.clone();
-        crate::util::fork::fork_child(move || match write_aof_base(&dbs, &path, false) {
+        let delay = srv.config.get_i64("rdb-key-save-delay").max(0) as u64;
+        crate::util::fork::fork_child(move || match write_aof_base(&dbs, &path, false, delay) {
             Ok(()) => 0,
             Err(_) => 1,
         })
@@ -229,6 +238,11 @@ fn done(srv: &Arc<Server>, pid: i32, ok: bool, keep_from: u64, rdb: bool, tmp: &
         Err(if killed { "killed".into() } else { "child failed".into() })
     };
     let _ = std::fs::remove_file(tmp);
+    // A killed child leaves its own temp file behind.
+    if let Some(d) = tmp.parent() {
+        let _ = std::fs::remove_file(d.join(format!("temp-{pid}.rdb")));
+        let _ = std::fs::remove_file(d.join(format!("temp-{pid}.aof")));
+    }
     match result {
         Ok(()) => {
             aof.last_ok.store(true, Ordering::Relaxed);
@@ -248,7 +262,6 @@ fn done(srv: &Arc<Server>, pid: i32, ok: bool, keep_from: u64, rdb: bool, tmp: &
         }
     }
     aof.child_pid.store(-1, Ordering::Relaxed);
-    let _ = pid;
 }
 
 fn install(srv: &Arc<Server>, keep_from: u64, rdb: bool, tmp: &Path) -> Result<(), String> {
@@ -276,13 +289,7 @@ fn install(srv: &Arc<Server>, keep_from: u64, rdb: bool, tmp: &Path) -> Result<(
     }
     let base_size = std::fs::metadata(dir.join(&base)).map(|m| m.len()).unwrap_or(0);
     aof.base_size.store(base_size, Ordering::Relaxed);
-    if !srv.config.get_bool("aof-disable-auto-gc") {
-        for h in std::mem::take(&mut m.history) {
-            tracing::info!("Removing the history file {} in the background", h.name);
-            let _ = std::fs::remove_file(dir.join(&h.name));
-        }
-        manifest::persist(&dir, &manifest_name(&fname), &m.format()).map_err(|e| e.to_string())?;
-    }
+    super::gc_history(srv, &mut m);
     if let Some(w) = aof.writer() {
         let incr: u64 = m
             .incrs

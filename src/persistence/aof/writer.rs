@@ -69,6 +69,8 @@ struct Pending {
     data: Vec<u8>,
     last_db: Option<usize>,
     appended: u64,
+    /// Last `#TS:` annotation written (aof-timestamp-enabled).
+    last_ts: u64,
 }
 
 /// The incr file being appended to.
@@ -90,6 +92,10 @@ pub struct AofWriter {
     fsync_running: Arc<AtomicBool>,
     pub delayed_fsync: AtomicU64,
     pub write_ok: AtomicBool,
+    /// aof-timestamp-enabled: `#TS:<unix time>` lines when the second changes.
+    pub timestamps: AtomicBool,
+    /// DEBUG AOF-FLUSH-SLEEP: microseconds to sleep before each write.
+    pub flush_sleep_us: AtomicU64,
     /// Base + incr bytes on disk (INFO aof_current_size).
     pub current_size: AtomicU64,
 }
@@ -121,6 +127,13 @@ impl Sink for AofWriter {
     fn feed(&self, db: usize, cmds: &[Vec<Bytes>]) {
         let mut p = self.pending.lock();
         let before = p.data.len();
+        if self.timestamps.load(Ordering::Relaxed) {
+            let now = crate::util::clock::now_ms() / 1000;
+            if now > p.last_ts {
+                p.last_ts = now;
+                p.data.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            }
+        }
         if p.last_db != Some(db) {
             encode_select(&mut p.data, db);
             p.last_db = Some(db);
@@ -149,6 +162,7 @@ impl AofWriter {
                 data: Vec::new(),
                 last_db: None,
                 appended: start,
+                last_ts: 0,
             }),
             wake: Condvar::new(),
             target: Mutex::new(target),
@@ -160,6 +174,8 @@ impl AofWriter {
             fsync_running: Arc::new(AtomicBool::new(false)),
             delayed_fsync: AtomicU64::new(0),
             write_ok: AtomicBool::new(true),
+            timestamps: AtomicBool::new(false),
+            flush_sleep_us: AtomicU64::new(0),
             current_size: AtomicU64::new(current_size),
         })
     }
@@ -244,6 +260,10 @@ impl AofWriter {
 
     fn write_chunk(&self, chunk: &[u8], end: u64) {
         let policy = self.policy();
+        let sleep = self.flush_sleep_us.load(Ordering::Relaxed);
+        if sleep > 0 {
+            std::thread::sleep(Duration::from_micros(sleep));
+        }
         if policy == Fsync::EverySec && self.fsync_running.load(Ordering::Relaxed) {
             // Redis's rule: postpone the write while the background fsync
             // runs (a write would block behind it), at most 2 s. Like

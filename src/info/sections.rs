@@ -229,7 +229,11 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "pubsub_patterns", 0);
     line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", 0);
-    line(out, "total_forks", 0);
+    line(
+        out,
+        "total_forks",
+        crate::util::fork::TOTAL_FORKS.load(Ordering::Relaxed),
+    );
     line(
         out,
         "migrate_cached_sockets",

@@ -335,7 +335,8 @@ pub fn load_bytes(
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
         }
-        if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() {
+        // An AOF's RDB part keeps expired keys: later commands may touch them.
+        if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() && !ks.is_loading() {
             return Ok(());
         }
         let db = ks.db(item.db);

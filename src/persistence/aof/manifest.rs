@@ -67,7 +67,18 @@ fn split_words(line: &str) -> Option<Vec<String>> {
             loop {
                 match chars.next()? {
                     '"' => break,
-                    '\\' => w.push(chars.next()?),
+                    '\\' => match chars.next()? {
+                        'n' => w.push('\n'),
+                        'r' => w.push('\r'),
+                        't' => w.push('\t'),
+                        'a' => w.push('\u{7}'),
+                        'b' => w.push('\u{8}'),
+                        'x' => {
+                            let h: String = [chars.next()?, chars.next()?].iter().collect();
+                            w.push(char::from(u8::from_str_radix(&h, 16).ok()?));
+                        }
+                        c => w.push(c),
+                    },
                     c => w.push(c),
                 }
             }
@@ -152,8 +163,9 @@ impl Manifest {
         let mut out = String::new();
         let all = self.base.iter().chain(&self.history).chain(&self.incrs);
         for ai in all {
-            let name = if ai.name.contains(|c: char| c.is_whitespace() || c == '"') {
-                format!("{:?}", ai.name)
+            let odd = |c: char| c.is_whitespace() || c.is_control() || c == '"' || c == '\\';
+            let name = if ai.name.contains(odd) {
+                repr(&ai.name)
             } else {
                 ai.name.clone()
             };
@@ -210,6 +222,26 @@ impl Manifest {
         });
         name
     }
+}
+
+/// Quote a name as Redis's sdscatrepr does.
+fn repr(s: &str) -> String {
+    let mut out = String::from("\"");
+    for b in s.bytes() {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            0x20..=0x7e => out.push(char::from(b)),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Write `text` as `dir/name` atomically: temp file, fsync, rename, fsync

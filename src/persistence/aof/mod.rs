@@ -54,6 +54,8 @@ pub struct Aof {
     pub base_size: AtomicU64,
     /// Stream offset where the next writer continues.
     next_offset: AtomicU64,
+    /// Rewrite limit: (delay minutes, next allowed unix time).
+    limit: Mutex<(u64, u64)>,
 }
 
 impl Default for Aof {
@@ -74,6 +76,7 @@ impl Default for Aof {
             consecutive_failures: AtomicU64::new(0),
             base_size: AtomicU64::new(0),
             next_offset: AtomicU64::new(0),
+            limit: Mutex::new((0, 0)),
         }
     }
 }
@@ -81,6 +84,31 @@ impl Default for Aof {
 impl Aof {
     pub fn writer(&self) -> Option<Arc<AofWriter>> {
         self.writer.load_full()
+    }
+
+    /// After 3 consecutive failures, automatic and scheduled rewrites wait
+    /// 1, 2, 4 ... 60 minutes between attempts (Redis's aofRewriteLimited).
+    pub fn rewrite_limited(&self) -> bool {
+        let mut l = self.limit.lock();
+        if self.consecutive_failures.load(Ordering::Relaxed) < 3 {
+            *l = (0, 0);
+            return false;
+        }
+        let now = clock::now_ms() / 1000;
+        if l.1 != 0 {
+            if now < l.1 {
+                return true;
+            }
+            l.1 = 0;
+            return false;
+        }
+        l.0 = if l.0 == 0 { 1 } else { (l.0 * 2).min(60) };
+        l.1 = now + l.0 * 60;
+        tracing::warn!(
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry in {} minutes",
+            l.0
+        );
+        true
     }
 
     pub fn child_running(&self) -> bool {
@@ -185,8 +213,15 @@ pub fn gc_now(srv: &Server) {
 }
 
 /// Load every file the manifest lists (the caller holds the gate
-/// exclusively and has emptied the keyspace). Returns the base size.
+/// exclusively and has emptied the keyspace).
 pub fn load_files(srv: &Arc<Server>) -> Result<(), String> {
+    srv.ks.set_loading(true);
+    let res = load_files_inner(srv);
+    srv.ks.set_loading(false);
+    res
+}
+
+fn load_files_inner(srv: &Arc<Server>) -> Result<(), String> {
     let dir = dir(srv);
     let fname = filename(srv);
     let mut m = read_manifest(&dir, &fname)?;
@@ -397,7 +432,7 @@ pub fn cron(srv: &Arc<Server>) {
     if aof.child_running() || srv.persist.in_progress() {
         return;
     }
-    if aof.scheduled.load(Ordering::Relaxed) {
+    if aof.scheduled.load(Ordering::Relaxed) && !aof.rewrite_limited() {
         if let Err(e) = rewrite::start(srv, false) {
             tracing::warn!("{e}");
         }
@@ -413,16 +448,9 @@ pub fn cron(srv: &Arc<Server>) {
     if perc <= 0 || size <= min {
         return;
     }
-    // After a failure, wait a minute per failure before retrying (Redis
-    // limits the retry rate similarly).
-    let failures = aof.consecutive_failures.load(Ordering::Relaxed);
-    let since = clock::now_ms().saturating_sub(aof.rewrite_started_ms.load(Ordering::Relaxed));
-    if failures > 0 && since < 60_000 * failures.min(60) {
-        return;
-    }
     let base = aof.base_size.load(Ordering::Relaxed).max(1);
     let growth = (size * 100 / base) as i64 - 100;
-    if growth >= perc {
+    if growth >= perc && !aof.rewrite_limited() {
         tracing::info!("Starting automatic rewriting of AOF on {growth}% growth");
         if let Err(e) = rewrite::start(srv, false) {
             tracing::warn!("{e}");

@@ -88,10 +88,14 @@ pub fn write_aof_base(
     path: &Path,
     locked: bool,
     key_delay_us: u64,
+    timestamps: bool,
 ) -> std::io::Result<()> {
     let tmp = path.with_file_name(format!("temp-{}.aof", std::process::id()));
     let mut f = std::io::BufWriter::with_capacity(1 << 16, std::fs::File::create(&tmp)?);
     let mut buf = Vec::with_capacity(1 << 16);
+    if timestamps {
+        buf.extend_from_slice(format!("#TS:{}\r\n", clock::now_ms() / 1000).as_bytes());
+    }
     let mut res = Ok(());
     for db in dbs {
         if db.is_empty() {
@@ -129,7 +133,7 @@ pub fn write_base_sync(srv: &Server, path: &Path) -> std::io::Result<()> {
     if srv.config.get_bool("aof-use-rdb-preamble") {
         save::write_snapshot_with(&dbs, path, SnapshotOpts::from_config(srv, true, true))
     } else {
-        write_aof_base(&dbs, path, true, 0)
+        write_aof_base(&dbs, path, true, 0, srv.config.get_bool("aof-timestamp-enabled"))
     }
 }
 
@@ -189,7 +193,8 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
         let dbs = save::all_dbs(&srv.ks);
         let path = tmp.clone();
         let delay = srv.config.get_i64("rdb-key-save-delay").max(0) as u64;
-        crate::util::fork::fork_child(move || match write_aof_base(&dbs, &path, false, delay) {
+        let ts = srv.config.get_bool("aof-timestamp-enabled");
+        crate::util::fork::fork_child(move || match write_aof_base(&dbs, &path, false, delay, ts) {
             Ok(()) => 0,
             Err(_) => 1,
         })
@@ -255,6 +260,11 @@ fn done(srv: &Arc<Server>, pid: i32, ok: bool, keep_from: u64, rdb: bool, tmp: &
                 aof.last_ok.store(false, Ordering::Relaxed);
                 aof.consecutive_failures.fetch_add(1, Ordering::Relaxed);
                 if aof.state.lock().status == Status::WaitRewrite {
+                    // The next attempt restarts the temp incr file from its
+                    // own snapshot; this one is useless now.
+                    let name = super::temp_incr_name(&super::filename(srv));
+                    tracing::info!("Removing the temp incr aof file {name} in the background");
+                    let _ = std::fs::remove_file(super::dir(srv).join(&name));
                     aof.scheduled.store(true, Ordering::Relaxed);
                 }
             }

@@ -68,6 +68,12 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("reload", _) => debug_reload(ctx),
+        ("set-skip-checksum-validation", 3) => {
+            let on = args::int(&argv[2])? != 0;
+            crate::persistence::rdb::payload::SKIP_CHECKSUM.store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("populate", 3..=5) => super::digest::populate(ctx, &argv[2..]),
         ("digest", 2) => {
             let _gate = ctx.exclusive();
             let d = super::digest::dataset(ctx.ks());

@@ -7,8 +7,14 @@
 
 use std::hash::{Hash, Hasher};
 
+use bytes::Bytes;
+
+use super::ctx::Ctx;
+use crate::command::args;
+use crate::error::CmdResult;
 use crate::keyspace::Keyspace;
-use crate::types::{Entry, Value};
+use crate::protocol::Reply;
+use crate::types::{Entry, StrValue, Value};
 
 fn h(parts: &[&[u8]], salt: u64) -> u64 {
     let mut s = std::collections::hash_map::DefaultHasher::new();
@@ -103,4 +109,29 @@ pub fn dataset(ks: &Keyspace) -> String {
         xor(&mut fin, lanes(&[&idx, &acc[0].to_le_bytes(), &acc[1].to_le_bytes(), &acc[2].to_le_bytes()]));
     }
     hex(fin)
+}
+
+/// DEBUG POPULATE count [prefix] [size]: create `prefix:N` = `value:N`
+/// (padded with zero bytes or cut to `size`), skipping existing keys.
+pub fn populate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let count = args::int(&a[0])?.max(0);
+    let prefix = a.get(1).map_or(&b"key"[..], |p| &p[..]).to_vec();
+    let size = match a.get(2) {
+        Some(s) => Some(args::int(s)?.max(0) as usize),
+        None => None,
+    };
+    let db = ctx.db();
+    for j in 0..count {
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        let mut g = ctx.lock(&db, &[&key]);
+        if !g.exists(&key) {
+            g.insert(&key, Entry::new(Value::Str(StrValue::from_bytes(&val))));
+        }
+    }
+    Ok(Reply::OK)
 }

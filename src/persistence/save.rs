@@ -34,6 +34,8 @@ pub struct SaveState {
     pub last_bgsave_try_ms: AtomicU64,
     pub dirty_at_start: AtomicU64,
     pub rdb_saves: AtomicU64,
+    /// The child was stopped on purpose (FLUSHALL): not a failed save.
+    pub killed: AtomicBool,
 }
 
 impl SaveState {
@@ -259,8 +261,11 @@ fn finish_bgsave(srv: &Server, ok: bool) {
         (clock::now_ms().saturating_sub(started) / 1000) as i64,
         Ordering::Relaxed,
     );
-    p.last_bgsave_ok.store(ok, Ordering::Relaxed);
-    if ok {
+    let killed = p.killed.swap(false, Ordering::Relaxed);
+    if !killed {
+        p.last_bgsave_ok.store(ok, Ordering::Relaxed);
+    }
+    if ok && !killed {
         let before = p.dirty_at_start.load(Ordering::Relaxed);
         let now = srv.stats.dirty.load(Ordering::Relaxed);
         srv.stats
@@ -274,6 +279,31 @@ fn finish_bgsave(srv: &Server, ok: bool) {
         tracing::warn!("Background saving error");
     }
     p.child_pid.store(-1, Ordering::Relaxed);
+}
+
+/// Stop a running BGSAVE child (FLUSHALL), as Redis's killRDBChild.
+pub fn kill_child(srv: &Server) {
+    let pid = srv.persist.child_pid.load(Ordering::Relaxed);
+    if pid > 0 {
+        srv.persist.killed.store(true, Ordering::Relaxed);
+        crate::util::fork::kill_child(pid as i32);
+    }
+}
+
+/// Why writes are refused after a persistence failure (MISCONF), as
+/// Redis's writeCommandsDeniedByDiskError.
+pub fn disk_error(srv: &Server) -> Option<String> {
+    // Hot path (every write): atomics first, config only after a failure.
+    if !srv.persist.last_bgsave_ok.load(Ordering::Relaxed)
+        && srv.config.get_bool("stop-writes-on-bgsave-error")
+        && !srv.config.get("save").trim().is_empty()
+    {
+        return Some("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".into());
+    }
+    if srv.aof.write_failed() {
+        return Some("MISCONF Errors writing to the AOF file: Input/output error".into());
+    }
+    None
 }
 
 /// Save points: start a BGSAVE when one of `save <secs> <changes>` is due.

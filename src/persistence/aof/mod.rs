@@ -111,6 +111,14 @@ impl Aof {
         true
     }
 
+    /// The last AOF write failed (MISCONF for writes until it recovers).
+    pub fn write_failed(&self) -> bool {
+        self.writer
+            .load()
+            .as_ref()
+            .is_some_and(|w| !w.write_ok.load(Ordering::Relaxed))
+    }
+
     pub fn child_running(&self) -> bool {
         self.child_pid.load(Ordering::Relaxed) > 0
     }

@@ -74,6 +74,10 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Ok(Reply::OK)
         }
         ("populate", 3..=5) => super::digest::populate(ctx, &argv[2..]),
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
+            Ok(Reply::OK)
+        }
         ("digest", 2) => {
             let _gate = ctx.exclusive();
             let d = super::digest::dataset(ctx.ks());

@@ -392,8 +392,16 @@ fn persistence(srv: &Server, out: &mut String) {
     line(out, "rdb_current_bgsave_time_sec", cur);
     line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
     line(out, "rdb_last_cow_size", 0);
-    line(out, "rdb_last_load_keys_expired", 0);
-    line(out, "rdb_last_load_keys_loaded", 0);
+    line(
+        out,
+        "rdb_last_load_keys_expired",
+        p.last_load_expired.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.last_load_loaded.load(Ordering::Relaxed),
+    );
     crate::persistence::aof::info(srv, out, false);
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);

@@ -36,6 +36,9 @@ pub struct SaveState {
     pub rdb_saves: AtomicU64,
     /// The child was stopped on purpose (FLUSHALL): not a failed save.
     pub killed: AtomicBool,
+    /// rdb_last_load_keys_loaded / rdb_last_load_keys_expired.
+    pub last_load_loaded: AtomicU64,
+    pub last_load_expired: AtomicU64,
 }
 
 impl SaveState {
@@ -360,6 +363,7 @@ pub fn load_bytes(
     let now = clock::now_ms();
     let ks = &srv.ks;
     let mut n = 0u64;
+    let mut expired = 0u64;
     let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
     let meta = decode::load_with(data, limits, |item| {
         if item.db >= ks.db_count() {
@@ -367,6 +371,7 @@ pub fn load_bytes(
         }
         // An AOF's RDB part keeps expired keys: later commands may touch them.
         if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() && !ks.is_loading() {
+            expired += 1;
             return Ok(());
         }
         let db = ks.db(item.db);
@@ -377,6 +382,8 @@ pub fn load_bytes(
         n += 1;
         Ok(())
     })?;
+    srv.persist.last_load_loaded.store(n, Ordering::Relaxed);
+    srv.persist.last_load_expired.store(expired, Ordering::Relaxed);
     Ok((n, meta.end))
 }
 

@@ -75,7 +75,10 @@ fn always_sigkill_keeps_every_acknowledged_write() {
         // nothing that was never sent appeared.
         for (k, acked, sent) in &expected {
             let n = get_int(&mut c, k);
-            assert!(n >= *acked && n <= *sent, "round {round}: {k} = {n} not in [{acked}, {sent}]");
+            assert!(
+                n >= *acked && n <= *sent,
+                "round {round}: {k} = {n} not in [{acked}, {sent}]"
+            );
         }
         let stop = Arc::new(AtomicBool::new(false));
         let writers: Vec<_> = (0..4)
@@ -104,7 +107,10 @@ fn always_sigkill_keeps_every_acknowledged_write() {
     let mut c = s.conn();
     for (k, acked, sent) in &expected {
         let n = get_int(&mut c, k);
-        assert!(n >= *acked && n <= *sent, "{k} = {n} not in [{acked}, {sent}]");
+        assert!(
+            n >= *acked && n <= *sent,
+            "{k} = {n} not in [{acked}, {sent}]"
+        );
     }
 }
 
@@ -131,7 +137,8 @@ fn rewrite_and_bgsave_under_writes_lose_nothing() {
         b"+Background append only file rewriting started\r\n"
     );
     assert!(wait_until(Duration::from_secs(10), || {
-        info_field(&mut c, "aof_rewrites") == "1" && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        info_field(&mut c, "aof_rewrites") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
     }));
     assert_eq!(c.cmd(&["BGSAVE"]), b"+Background saving started\r\n");
     assert!(wait_until(Duration::from_secs(10), || {
@@ -140,9 +147,13 @@ fn rewrite_and_bgsave_under_writes_lose_nothing() {
     stop.store(true, Ordering::Relaxed);
     let n = writer.join().expect("writer");
     assert_eq!(info_field(&mut c, "aof_last_bgrewrite_status"), "ok");
-    let manifest = std::fs::read_to_string(data.path().join("appendonlydir/appendonly.aof.manifest"))
-        .expect("manifest");
-    assert!(manifest.contains("appendonly.aof.2.base.aof seq 2 type b"), "{manifest}");
+    let manifest =
+        std::fs::read_to_string(data.path().join("appendonlydir/appendonly.aof.manifest"))
+            .expect("manifest");
+    assert!(
+        manifest.contains("appendonly.aof.2.base.aof seq 2 type b"),
+        "{manifest}"
+    );
     shutdown(s, c);
     let check = |s: &Server| {
         let mut c = s.conn();
@@ -161,7 +172,12 @@ fn rewrite_and_bgsave_under_writes_lose_nothing() {
     };
     check(&start(data.path(), &[]));
     // redis-server loads the same directory (AOF base without preamble).
-    if let Some(r) = Server::redis(&["--dir", data.path().to_str().expect("utf8"), "--appendonly", "yes"]) {
+    if let Some(r) = Server::redis(&[
+        "--dir",
+        data.path().to_str().expect("utf8"),
+        "--appendonly",
+        "yes",
+    ]) {
         check(&r);
     }
 }
@@ -174,11 +190,11 @@ fn shutdown(mut s: Server, mut c: common::Conn) {
 }
 
 fn incr_file(dir: &Path) -> std::path::PathBuf {
-    let m = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest")).expect("manifest");
+    let m = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
     let name = m
         .lines()
-        .filter(|l| l.ends_with("type i"))
-        .last()
+        .rfind(|l| l.ends_with("type i"))
         .and_then(|l| l.split(' ').nth(1))
         .expect("incr line")
         .to_string();
@@ -188,7 +204,14 @@ fn incr_file(dir: &Path) -> std::path::PathBuf {
 /// Start shoal expecting it to exit at once; returns its exit status.
 fn start_fails(dir: &Path, extra: &[&str]) -> bool {
     let port = common::free_port().to_string();
-    let mut args = vec!["--port", &port, "--dir", dir.to_str().expect("utf8"), "--appendonly", "yes"];
+    let mut args = vec![
+        "--port",
+        &port,
+        "--dir",
+        dir.to_str().expect("utf8"),
+        "--appendonly",
+        "yes",
+    ];
     args.extend_from_slice(extra);
     let mut child = Command::new(common::shoal_bin())
         .args(&args)
@@ -230,7 +253,10 @@ fn torn_tail_and_corrupt_middle() {
     {
         let s = start(data.path(), &[]);
         let mut c = s.conn();
-        assert_eq!(c.cmd(&["MGET", "a", "b", "c"]), b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n");
+        assert_eq!(
+            c.cmd(&["MGET", "a", "b", "c"]),
+            b"*3\r\n$1\r\n1\r\n$1\r\n2\r\n$-1\r\n"
+        );
         shutdown(s, c);
     }
     let after = std::fs::read(&incr).expect("incr");
@@ -257,13 +283,17 @@ fn torn_tail_and_corrupt_middle() {
 fn config_set_appendonly_at_runtime() {
     let data = tempfile::tempdir().expect("tempdir");
     let dir = data.path().to_str().expect("utf8");
-    let s = Server::start(&common::shoal_bin(), &["--dir", dir, "--enable-debug-command", "yes"]);
+    let s = Server::start(
+        &common::shoal_bin(),
+        &["--dir", dir, "--enable-debug-command", "yes"],
+    );
     let mut c = s.conn();
     c.cmd(&["SET", "before", "1"]);
     assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
     c.cmd(&["SET", "during", "2"]);
     assert!(wait_until(Duration::from_secs(10), || {
-        info_field(&mut c, "aof_rewrites") == "1" && info_field(&mut c, "aof_rewrite_in_progress") == "0"
+        info_field(&mut c, "aof_rewrites") == "1"
+            && info_field(&mut c, "aof_rewrite_in_progress") == "0"
     }));
     c.cmd(&["SET", "after", "3"]);
     assert_eq!(c.cmd(&["DEBUG", "LOADAOF"]), b"+OK\r\n");

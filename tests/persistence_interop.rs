@@ -69,12 +69,18 @@ fn snapshot(c: &mut Conn) -> Vec<String> {
                 "+list" => text(c.cmd(&["LRANGE", &k, "0", "-1"])),
                 "+zset" => text(c.cmd(&["ZRANGE", &k, "0", "-1", "WITHSCORES"])),
                 "+set" => {
-                    let mut m: Vec<String> = text(c.cmd(&["SMEMBERS", &k])).lines().map(String::from).collect();
+                    let mut m: Vec<String> = text(c.cmd(&["SMEMBERS", &k]))
+                        .lines()
+                        .map(String::from)
+                        .collect();
                     m.sort();
                     m.join("\n")
                 }
                 "+hash" => {
-                    let mut m: Vec<String> = text(c.cmd(&["HGETALL", &k])).lines().map(String::from).collect();
+                    let mut m: Vec<String> = text(c.cmd(&["HGETALL", &k]))
+                        .lines()
+                        .map(String::from)
+                        .collect();
                     m.sort();
                     m.join("\n")
                 }
@@ -82,7 +88,11 @@ fn snapshot(c: &mut Conn) -> Vec<String> {
             };
             let ttl = text(c.cmd(&["PTTL", &k]));
             let ttl: i64 = ttl.trim()[1..].parse().unwrap_or(0);
-            let ttl = if ttl > 0 { (ttl + 30_000) / 60_000 } else { ttl };
+            let ttl = if ttl > 0 {
+                (ttl + 30_000) / 60_000
+            } else {
+                ttl
+            };
             out.push(format!("{db} {k} {t} ttl={ttl} {body}"));
         }
     }
@@ -126,7 +136,13 @@ fn round_trip(from: &Path, to: &Path, extra: &[&str], rdb: bool) {
     stop(s);
     let s = start(to, data.path(), extra);
     let got = snapshot(&mut s.conn());
-    assert_eq!(got, want, "{} -> {} {extra:?}", from.display(), to.display());
+    assert_eq!(
+        got,
+        want,
+        "{} -> {} {extra:?}",
+        from.display(),
+        to.display()
+    );
     stop(s);
 }
 
@@ -139,7 +155,10 @@ fn files_round_trip_with_redis_both_directions() {
     let shoal = common::shoal_bin();
     for (extra, rdb) in [
         (&["--appendonly", "yes"][..], false),
-        (&["--appendonly", "yes", "--aof-use-rdb-preamble", "no"][..], false),
+        (
+            &["--appendonly", "yes", "--aof-use-rdb-preamble", "no"][..],
+            false,
+        ),
         (&["--appendonly", "no"][..], true),
     ] {
         round_trip(&shoal, &redis, extra, rdb);

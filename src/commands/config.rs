@@ -147,9 +147,7 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                 r.map_err(|e| (name.clone(), e))?;
             }
             "aof-disable-auto-gc" => crate::persistence::aof::gc_now(ctx.srv),
-            "appendfsync" | "aof-timestamp-enabled" => {
-                crate::persistence::aof::set_policy(ctx.srv)
-            }
+            "appendfsync" | "aof-timestamp-enabled" => crate::persistence::aof::set_policy(ctx.srv),
             "port" => {
                 let port = ctx.srv.config.get_i64("port").clamp(0, 65535) as u16;
                 if port != ctx.srv.port() {

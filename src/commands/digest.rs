@@ -57,7 +57,10 @@ pub fn value_digest(v: &Value, has_ttl: bool) -> Digest {
         Value::ZSet(z) => {
             let mut acc = 0;
             for (m, score) in z.iter() {
-                chain(&mut acc, &[m, crate::util::numfmt::fmt_g17(score).as_bytes()]);
+                chain(
+                    &mut acc,
+                    &[m, crate::util::numfmt::fmt_g17(score).as_bytes()],
+                );
             }
             xor(&mut d, lanes(&[&acc.to_le_bytes()]));
         }
@@ -106,7 +109,15 @@ pub fn dataset(ks: &Keyspace) -> String {
             }
         });
         let idx = (i as u64).to_le_bytes();
-        xor(&mut fin, lanes(&[&idx, &acc[0].to_le_bytes(), &acc[1].to_le_bytes(), &acc[2].to_le_bytes()]));
+        xor(
+            &mut fin,
+            lanes(&[
+                &idx,
+                &acc[0].to_le_bytes(),
+                &acc[1].to_le_bytes(),
+                &acc[2].to_le_bytes(),
+            ]),
+        );
     }
     hex(fin)
 }

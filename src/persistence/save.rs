@@ -383,7 +383,9 @@ pub fn load_bytes(
         Ok(())
     })?;
     srv.persist.last_load_loaded.store(n, Ordering::Relaxed);
-    srv.persist.last_load_expired.store(expired, Ordering::Relaxed);
+    srv.persist
+        .last_load_expired
+        .store(expired, Ordering::Relaxed);
     Ok((n, meta.end))
 }
 

@@ -112,8 +112,9 @@ pub fn replay(
 ) -> Result<Loaded, String> {
     let mut pos = 0usize;
     if data.starts_with(b"REDIS") {
-        let (_, end) = crate::persistence::save::load_bytes(srv, &data, true)
-            .map_err(|e| format!("Error reading the RDB base file {name}, AOF loading aborted: {e}"))?;
+        let (_, end) = crate::persistence::save::load_bytes(srv, &data, true).map_err(|e| {
+            format!("Error reading the RDB base file {name}, AOF loading aborted: {e}")
+        })?;
         pos = end;
     }
     let mut sess = fake_session();

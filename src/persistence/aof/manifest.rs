@@ -113,7 +113,7 @@ impl Manifest {
                 return Err(fail("Invalid AOF manifest file format"));
             }
             let words = split_words(raw.trim()).unwrap_or_default();
-            if words.len() < 6 || words.len() % 2 != 0 {
+            if words.len() < 6 || !words.len().is_multiple_of(2) {
                 return Err(fail("Invalid AOF manifest file format"));
             }
             let (mut name, mut seq, mut kind) = (None, 0u64, None);
@@ -139,15 +139,27 @@ impl Manifest {
                         return Err(fail("Found duplicate base file information"));
                     }
                     m.base_seq = seq;
-                    m.base = Some(AofInfo { name, seq, kind: Kind::Base });
+                    m.base = Some(AofInfo {
+                        name,
+                        seq,
+                        kind: Kind::Base,
+                    });
                 }
-                'h' => m.history.push(AofInfo { name, seq, kind: Kind::History }),
+                'h' => m.history.push(AofInfo {
+                    name,
+                    seq,
+                    kind: Kind::History,
+                }),
                 'i' => {
                     if seq <= m.incr_seq {
                         return Err(fail("Found a non-monotonic sequence number"));
                     }
                     m.incr_seq = seq;
-                    m.incrs.push(AofInfo { name, seq, kind: Kind::Incr });
+                    m.incrs.push(AofInfo {
+                        name,
+                        seq,
+                        kind: Kind::Incr,
+                    });
                 }
                 _ => return Err(fail("Unknown AOF file type")),
             }
@@ -310,7 +322,11 @@ mod tests {
     #[test]
     fn quoted_names() {
         let mut m = Manifest::default();
-        m.incrs.push(AofInfo { name: "a b".into(), seq: 1, kind: Kind::Incr });
+        m.incrs.push(AofInfo {
+            name: "a b".into(),
+            seq: 1,
+            kind: Kind::Incr,
+        });
         m.incr_seq = 1;
         let again = Manifest::parse(&m.format()).expect("valid");
         assert_eq!(again, m);

@@ -131,6 +131,7 @@ impl Aof {
     /// (fsync'd under appendfsync always, written otherwise).
     pub async fn wait_synced(&self, off: u64) {
         if let Some(w) = self.writer() {
+            w.write_inline();
             w.wait_durable(off).await;
         }
     }
@@ -173,8 +174,12 @@ fn upgrade_if_needed(dir: &Path, fname: &str, m: &mut Manifest) -> Result<(), St
     if dir.exists() && !(m.base.is_none() && m.incrs.is_empty()) && !only_old_base {
         return Ok(());
     }
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     *m = Manifest::default();
     m.base_seq = 1;
     m.base = Some(manifest::AofInfo {
@@ -185,7 +190,10 @@ fn upgrade_if_needed(dir: &Path, fname: &str, m: &mut Manifest) -> Result<(), St
     manifest::persist(dir, &rewrite::manifest_name(fname), &m.format())
         .map_err(|e| format!("Can't write the AOF manifest: {e}"))?;
     std::fs::rename(fname, dir.join(fname)).map_err(|e| {
-        format!("Error trying to move the old AOF file {fname} into dir {}: {e}", dir.display())
+        format!(
+            "Error trying to move the old AOF file {fname} into dir {}: {e}",
+            dir.display()
+        )
     })?;
     tracing::info!(
         "Successfully migrated an old-style AOF file ({fname}) into the AOF directory ({}).",
@@ -248,7 +256,10 @@ fn load_files_inner(srv: &Arc<Server>) -> Result<(), String> {
         let last = i + 1 == files.len();
         let path = dir.join(&f.name);
         let data = std::fs::read(&path).map_err(|e| {
-            format!("Fatal error: can't open the append log file {} for reading: {e}", f.name)
+            format!(
+                "Fatal error: can't open the append log file {} for reading: {e}",
+                f.name
+            )
         })?;
         if data.is_empty() {
             continue;
@@ -261,7 +272,10 @@ fn load_files_inner(srv: &Arc<Server>) -> Result<(), String> {
                     .open(&path)
                     .and_then(|file| file.set_len(at as u64))
                     .map_err(|e| format!("Error truncating the AOF file {}: {e}", f.name))?;
-                tracing::warn!("AOF {} loaded anyway because aof-load-truncated is enabled", f.name);
+                tracing::warn!(
+                    "AOF {} loaded anyway because aof-load-truncated is enabled",
+                    f.name
+                );
             }
             loader::Loaded::Ok => {}
         }
@@ -307,8 +321,12 @@ fn sizes(dir: &Path, m: &Manifest) -> u64 {
 fn open_on_start(srv: &Arc<Server>) -> Result<(), String> {
     let dir = dir(srv);
     let fname = filename(srv);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     let mut st = srv.aof.state.lock();
     let m = &mut st.manifest;
     if m.base.is_none() && m.incrs.is_empty() {
@@ -363,8 +381,12 @@ pub fn start_appendonly(srv: &Arc<Server>, gate_held: bool) -> Result<(), String
     }
     let dir = dir(srv);
     let fname = filename(srv);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     {
         let mut st = srv.aof.state.lock();
         st.manifest = read_manifest(&dir, &fname).unwrap_or_default();
@@ -394,9 +416,7 @@ pub fn start_appendonly(srv: &Arc<Server>, gate_held: bool) -> Result<(), String
 /// CONFIG SET appendonly no (and shutdown): flush, fsync, detach.
 pub fn stop_appendonly(srv: &Server) {
     if let Some(w) = srv.aof.writer.swap(None) {
-        srv.aof
-            .next_offset
-            .store(w.end_offset(), Ordering::Relaxed);
+        srv.aof.next_offset.store(w.end_offset(), Ordering::Relaxed);
         w.stop();
         srv.ks.propagator.prune();
     }
@@ -499,26 +519,69 @@ pub fn info(srv: &Server, out: &mut String, enabled_block: bool) {
     };
     let w = aof.writer();
     if !enabled_block {
-        line("aof_enabled", i32::from(aof.status() != Status::Off).to_string());
+        line(
+            "aof_enabled",
+            i32::from(aof.status() != Status::Off).to_string(),
+        );
         line("aof_rewrite_in_progress", i32::from(child).to_string());
-        line("aof_rewrite_scheduled", i32::from(aof.scheduled.load(Ordering::Relaxed)).to_string());
-        line("aof_last_rewrite_time_sec", aof.last_rewrite_secs.load(Ordering::Relaxed).to_string());
-        let cur = if child { secs(aof.rewrite_started_ms.load(Ordering::Relaxed)) as i64 } else { -1 };
+        line(
+            "aof_rewrite_scheduled",
+            i32::from(aof.scheduled.load(Ordering::Relaxed)).to_string(),
+        );
+        line(
+            "aof_last_rewrite_time_sec",
+            aof.last_rewrite_secs.load(Ordering::Relaxed).to_string(),
+        );
+        let cur = if child {
+            secs(aof.rewrite_started_ms.load(Ordering::Relaxed)) as i64
+        } else {
+            -1
+        };
         line("aof_current_rewrite_time_sec", cur.to_string());
         let ok = |b: bool| if b { "ok" } else { "err" }.to_string();
-        line("aof_last_bgrewrite_status", ok(aof.last_ok.load(Ordering::Relaxed)));
-        line("aof_rewrites", aof.rewrites.load(Ordering::Relaxed).to_string());
-        line("aof_rewrites_consecutive_failures", aof.consecutive_failures.load(Ordering::Relaxed).to_string());
-        let write_ok = w.as_ref().is_none_or(|w| w.write_ok.load(Ordering::Relaxed));
+        line(
+            "aof_last_bgrewrite_status",
+            ok(aof.last_ok.load(Ordering::Relaxed)),
+        );
+        line(
+            "aof_rewrites",
+            aof.rewrites.load(Ordering::Relaxed).to_string(),
+        );
+        line(
+            "aof_rewrites_consecutive_failures",
+            aof.consecutive_failures.load(Ordering::Relaxed).to_string(),
+        );
+        let write_ok = w
+            .as_ref()
+            .is_none_or(|w| w.write_ok.load(Ordering::Relaxed));
         line("aof_last_write_status", ok(write_ok));
         line("aof_last_cow_size", "0".into());
         return;
     }
-    let size = w.as_ref().map_or(0, |w| w.current_size.load(Ordering::Relaxed));
+    let size = w
+        .as_ref()
+        .map_or(0, |w| w.current_size.load(Ordering::Relaxed));
     line("aof_current_size", size.to_string());
-    line("aof_base_size", aof.base_size.load(Ordering::Relaxed).to_string());
-    line("aof_pending_rewrite", i32::from(aof.scheduled.load(Ordering::Relaxed)).to_string());
-    line("aof_buffer_length", w.as_ref().map_or(0, |w| w.buffer_len()).to_string());
-    line("aof_pending_bio_fsync", u8::from(w.as_ref().is_some_and(|w| w.fsync_pending())).to_string());
-    line("aof_delayed_fsync", w.as_ref().map_or(0, |w| w.delayed_fsync.load(Ordering::Relaxed)).to_string());
+    line(
+        "aof_base_size",
+        aof.base_size.load(Ordering::Relaxed).to_string(),
+    );
+    line(
+        "aof_pending_rewrite",
+        i32::from(aof.scheduled.load(Ordering::Relaxed)).to_string(),
+    );
+    line(
+        "aof_buffer_length",
+        w.as_ref().map_or(0, |w| w.buffer_len()).to_string(),
+    );
+    line(
+        "aof_pending_bio_fsync",
+        u8::from(w.as_ref().is_some_and(|w| w.fsync_pending())).to_string(),
+    );
+    line(
+        "aof_delayed_fsync",
+        w.as_ref()
+            .map_or(0, |w| w.delayed_fsync.load(Ordering::Relaxed))
+            .to_string(),
+    );
 }

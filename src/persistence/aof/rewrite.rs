@@ -78,7 +78,10 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64
         }
     }
     if expire_at != 0 {
-        encode_cmd(out, &[b("PEXPIREAT"), k, Bytes::from(expire_at.to_string())]);
+        encode_cmd(
+            out,
+            &[b("PEXPIREAT"), k, Bytes::from(expire_at.to_string())],
+        );
     }
 }
 
@@ -133,7 +136,13 @@ pub fn write_base_sync(srv: &Server, path: &Path) -> std::io::Result<()> {
     if srv.config.get_bool("aof-use-rdb-preamble") {
         save::write_snapshot_with(&dbs, path, SnapshotOpts::from_config(srv, true, true))
     } else {
-        write_aof_base(&dbs, path, true, 0, srv.config.get_bool("aof-timestamp-enabled"))
+        write_aof_base(
+            &dbs,
+            path,
+            true,
+            0,
+            srv.config.get_bool("aof-timestamp-enabled"),
+        )
     }
 }
 
@@ -149,8 +158,12 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
         return Err("Background append only file rewriting already in progress".into());
     }
     let dir = super::dir(srv);
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("Can't open or create append-only dir {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(&dir).map_err(|e| {
+        format!(
+            "Can't open or create append-only dir {}: {e}",
+            dir.display()
+        )
+    })?;
     let fname = super::filename(srv);
     let mut st = aof.state.lock();
     let keep_from = match st.status {
@@ -163,8 +176,11 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
             let file = open_append(&dir.join(&name), true)?;
             manifest::persist(&dir, &manifest_name(&fname), &m.format())
                 .map_err(|e| format!("Can't persist the AOF manifest: {e}"))?;
-            w.switch(Target { file, name: name.clone() })
-                .map_err(|e| format!("Fail to fsync the AOF file: {e}"))?;
+            w.switch(Target {
+                file,
+                name: name.clone(),
+            })
+            .map_err(|e| format!("Fail to fsync the AOF file: {e}"))?;
             tracing::info!("Creating AOF incr file {name} on background rewrite");
             st.manifest = m;
             st.manifest.incr_seq
@@ -177,8 +193,11 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
                 let path = dir.join(super::temp_incr_name(&fname));
                 let _ = std::fs::remove_file(&path);
                 let file = open_append(&path, true)?;
-                w.switch(Target { file, name: super::temp_incr_name(&fname) })
-                    .map_err(|e| format!("Fail to fsync the AOF file: {e}"))?;
+                w.switch(Target {
+                    file,
+                    name: super::temp_incr_name(&fname),
+                })
+                .map_err(|e| format!("Fail to fsync the AOF file: {e}"))?;
                 w.set_current_size(0);
             }
             u64::MAX
@@ -194,10 +213,12 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
         let path = tmp.clone();
         let delay = srv.config.get_i64("rdb-key-save-delay").max(0) as u64;
         let ts = srv.config.get_bool("aof-timestamp-enabled");
-        crate::util::fork::fork_child(move || match write_aof_base(&dbs, &path, false, delay, ts) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        })
+        crate::util::fork::fork_child(
+            move || match write_aof_base(&dbs, &path, false, delay, ts) {
+                Ok(()) => 0,
+                Err(_) => 1,
+            },
+        )
         .map_err(|e| format!("Can't rewrite append only file in background: fork: {e}"))?
     };
     drop(st);
@@ -226,21 +247,25 @@ pub fn open_append(path: &Path, truncate: bool) -> Result<std::fs::File, String>
     } else {
         o.append(true);
     }
-    o.open(path).map_err(|e| {
-        format!("Can't open the append-only file {}: {e}", path.display())
-    })
+    o.open(path)
+        .map_err(|e| format!("Can't open the append-only file {}: {e}", path.display()))
 }
 
 /// The child ended: install the new base (or record the failure).
 fn done(srv: &Arc<Server>, pid: i32, ok: bool, keep_from: u64, rdb: bool, tmp: &Path) {
     let aof = &srv.aof;
-    let secs = clock::now_ms().saturating_sub(aof.rewrite_started_ms.load(Ordering::Relaxed)) / 1000;
+    let secs =
+        clock::now_ms().saturating_sub(aof.rewrite_started_ms.load(Ordering::Relaxed)) / 1000;
     aof.last_rewrite_secs.store(secs as i64, Ordering::Relaxed);
     let killed = aof.killed.swap(false, Ordering::Relaxed);
     let result = if ok && !killed {
         install(srv, keep_from, rdb, tmp)
     } else {
-        Err(if killed { "killed".into() } else { "child failed".into() })
+        Err(if killed {
+            "killed".into()
+        } else {
+            "child failed".into()
+        })
     };
     let _ = std::fs::remove_file(tmp);
     // A killed child leaves its own temp file behind.
@@ -297,14 +322,20 @@ fn install(srv: &Arc<Server>, keep_from: u64, rdb: bool, tmp: &Path) -> Result<(
     if st.status == Status::WaitRewrite {
         st.status = Status::On;
     }
-    let base_size = std::fs::metadata(dir.join(&base)).map(|m| m.len()).unwrap_or(0);
+    let base_size = std::fs::metadata(dir.join(&base))
+        .map(|m| m.len())
+        .unwrap_or(0);
     aof.base_size.store(base_size, Ordering::Relaxed);
     super::gc_history(srv, &mut m);
     if let Some(w) = aof.writer() {
         let incr: u64 = m
             .incrs
             .iter()
-            .map(|i| std::fs::metadata(dir.join(&i.name)).map(|x| x.len()).unwrap_or(0))
+            .map(|i| {
+                std::fs::metadata(dir.join(&i.name))
+                    .map(|x| x.len())
+                    .unwrap_or(0)
+            })
             .sum();
         w.set_current_size(base_size + incr);
     }

@@ -100,6 +100,15 @@ pub struct AofWriter {
     pub current_size: AtomicU64,
 }
 
+/// Raise a published offset (never lowers it).
+fn publish(ch: &tokio::sync::watch::Sender<u64>, v: u64) {
+    ch.send_if_modified(|cur| {
+        let grew = v > *cur;
+        *cur = (*cur).max(v);
+        grew
+    });
+}
+
 /// Append `argv` as a RESP multibulk.
 pub fn encode_cmd(out: &mut Vec<u8>, argv: &[Bytes]) {
     let mut n = itoa::Buffer::new();
@@ -131,7 +140,8 @@ impl Sink for AofWriter {
             let now = crate::util::clock::now_ms() / 1000;
             if now > p.last_ts {
                 p.last_ts = now;
-                p.data.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+                p.data
+                    .extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
             }
         }
         if p.last_db != Some(db) {
@@ -239,15 +249,15 @@ impl AofWriter {
     fn run(&self) {
         let mut last_fsync = Instant::now();
         loop {
-            let (chunk, end) = {
+            let has_data = {
                 let mut p = self.pending.lock();
                 if p.data.is_empty() && !self.stop.load(Ordering::Relaxed) {
                     self.wake.wait_for(&mut p, Duration::from_millis(100));
                 }
-                (std::mem::take(&mut p.data), p.appended)
+                !p.data.is_empty()
             };
-            if !chunk.is_empty() {
-                self.write_chunk(&chunk, end);
+            if has_data {
+                self.flush_pending();
             } else if self.stop.load(Ordering::Relaxed) {
                 break;
             }
@@ -258,7 +268,43 @@ impl AofWriter {
         }
     }
 
-    fn write_chunk(&self, chunk: &[u8], end: u64) {
+    /// everysec/no: the connection that needs its write on disk does the
+    /// write(2) itself when nobody else is writing (no thread hand-off, as
+    /// Redis writes from its main thread); otherwise the writer thread's
+    /// write covers it. `always` leaves the fsync to the writer thread.
+    pub fn write_inline(&self) {
+        if self.policy() == Fsync::Always
+            || self.fsync_running.load(Ordering::Relaxed)
+            || self.flush_sleep_us.load(Ordering::Relaxed) > 0
+        {
+            return;
+        }
+        let Some(mut t) = self.target.try_lock() else {
+            return;
+        };
+        let (chunk, end) = self.take_pending();
+        if chunk.is_empty() {
+            return;
+        }
+        let policy = self.policy();
+        self.write_all_retrying(&mut t.file, &chunk, policy);
+        drop(t);
+        self.current_size
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+        publish(&self.written, end);
+        if policy == Fsync::No {
+            publish(&self.synced, end);
+        }
+    }
+
+    fn take_pending(&self) -> (Vec<u8>, u64) {
+        let mut p = self.pending.lock();
+        (std::mem::take(&mut p.data), p.appended)
+    }
+
+    /// Write what is pending (the writer thread). Data is taken while the
+    /// target lock is held, so concurrent writers keep the stream order.
+    fn flush_pending(&self) {
         let policy = self.policy();
         let sleep = self.flush_sleep_us.load(Ordering::Relaxed);
         if sleep > 0 {
@@ -268,11 +314,11 @@ impl AofWriter {
             // Redis's rule: postpone the write while the background fsync
             // runs (a write would block behind it), at most 2 s. Like
             // Redis, replies are not held meanwhile: release the waiters.
-            self.written.send_replace(end);
             let start = Instant::now();
             while self.fsync_running.load(Ordering::Relaxed)
                 && start.elapsed() < Duration::from_secs(2)
             {
+                publish(&self.written, self.appended());
                 std::thread::sleep(Duration::from_millis(1));
             }
             if self.fsync_running.load(Ordering::Relaxed) {
@@ -281,10 +327,14 @@ impl AofWriter {
             }
         }
         let mut t = self.target.lock();
-        self.write_all_retrying(&mut t.file, chunk, policy);
+        let (chunk, end) = self.take_pending();
+        if chunk.is_empty() {
+            return;
+        }
+        self.write_all_retrying(&mut t.file, &chunk, policy);
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.send_replace(end);
+        publish(&self.written, end);
         match policy {
             Fsync::Always => {
                 if let Err(e) = t.file.sync_data() {
@@ -292,12 +342,9 @@ impl AofWriter {
                     std::process::exit(1);
                 }
                 drop(t);
-                self.synced.send_replace(end);
+                publish(&self.synced, end);
             }
-            Fsync::No => {
-                drop(t);
-                self.synced.send_replace(end);
-            }
+            Fsync::No => publish(&self.synced, end),
             Fsync::EverySec => {}
         }
     }
@@ -362,9 +409,9 @@ impl AofWriter {
         t.file.sync_data()?;
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.send_replace(end);
+        publish(&self.written, end);
         drop(t);
-        self.synced.send_replace(end);
+        publish(&self.synced, end);
         Ok(end)
     }
 
@@ -382,10 +429,10 @@ impl AofWriter {
         let res = t.file.write_all(&chunk).and_then(|_| t.file.sync_data());
         self.current_size
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
-        self.written.send_replace(end);
+        publish(&self.written, end);
         *t = next;
         drop(t);
-        self.synced.send_replace(end);
+        publish(&self.synced, end);
         res
     }
 
@@ -428,7 +475,11 @@ mod tests {
         encode_select(&mut out, 0);
         encode_cmd(
             &mut out,
-            &[Bytes::from_static(b"SET"), Bytes::from_static(b"k"), Bytes::from_static(b"v")],
+            &[
+                Bytes::from_static(b"SET"),
+                Bytes::from_static(b"k"),
+                Bytes::from_static(b"v"),
+            ],
         );
         assert_eq!(
             out,
@@ -440,8 +491,20 @@ mod tests {
     fn feed_select_once_per_db_and_offsets() {
         let dir = tempfile::tempdir().expect("tmp");
         let file = File::create(dir.path().join("x.aof")).expect("create");
-        let w = AofWriter::new(Target { file, name: "x.aof".into() }, 10, Fsync::Always, 0);
-        let set = vec![Bytes::from_static(b"SET"), Bytes::from_static(b"a"), Bytes::from_static(b"1")];
+        let w = AofWriter::new(
+            Target {
+                file,
+                name: "x.aof".into(),
+            },
+            10,
+            Fsync::Always,
+            0,
+        );
+        let set = vec![
+            Bytes::from_static(b"SET"),
+            Bytes::from_static(b"a"),
+            Bytes::from_static(b"1"),
+        ];
         w.feed(0, std::slice::from_ref(&set));
         w.feed(0, std::slice::from_ref(&set));
         let first = take_last_append();

@@ -95,6 +95,33 @@ fn split_words(line: &str) -> Option<Vec<String>> {
     }
 }
 
+/// `file <name> seq <n> type <t>` (keys in any order, unknown ones
+/// ignored for forward compatibility).
+fn parse_line(raw: &str) -> Result<(String, u64, char), &'static str> {
+    let words = split_words(raw.trim()).unwrap_or_default();
+    if words.len() < 6 || !words.len().is_multiple_of(2) {
+        return Err("Invalid AOF manifest file format");
+    }
+    let (mut name, mut seq, mut kind) = (None, 0u64, None);
+    for kv in words.chunks(2) {
+        match kv[0].to_ascii_lowercase().as_str() {
+            "file" => {
+                if kv[1].contains('/') {
+                    return Err("File can't be a path, just a filename");
+                }
+                name = Some(kv[1].clone());
+            }
+            "seq" => seq = kv[1].parse().unwrap_or(0),
+            "type" => kind = kv[1].chars().next(),
+            _ => {}
+        }
+    }
+    match (name, seq != 0, kind) {
+        (Some(name), true, Some(kind)) => Ok((name, seq, kind)),
+        _ => Err("Invalid AOF manifest file format"),
+    }
+}
+
 impl Manifest {
     /// Parse manifest text; errors use Redis's wording.
     pub fn parse(text: &str) -> Result<Manifest, String> {
@@ -112,27 +139,7 @@ impl Manifest {
             if !raw.ends_with('\n') {
                 return Err(fail("Invalid AOF manifest file format"));
             }
-            let words = split_words(raw.trim()).unwrap_or_default();
-            if words.len() < 6 || !words.len().is_multiple_of(2) {
-                return Err(fail("Invalid AOF manifest file format"));
-            }
-            let (mut name, mut seq, mut kind) = (None, 0u64, None);
-            for kv in words.chunks(2) {
-                match kv[0].to_ascii_lowercase().as_str() {
-                    "file" => {
-                        if kv[1].contains('/') {
-                            return Err(fail("File can't be a path, just a filename"));
-                        }
-                        name = Some(kv[1].clone());
-                    }
-                    "seq" => seq = kv[1].parse().unwrap_or(0),
-                    "type" => kind = kv[1].chars().next(),
-                    _ => {}
-                }
-            }
-            let (Some(name), true, Some(kind)) = (name, seq != 0, kind) else {
-                return Err(fail("Invalid AOF manifest file format"));
-            };
+            let (name, seq, kind) = parse_line(raw).map_err(fail)?;
             match kind {
                 'b' => {
                     if m.base.is_some() {

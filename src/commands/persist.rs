@@ -46,7 +46,7 @@ fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         if argv.len() == 2 {
             return Ok(Reply::Status("Background saving scheduled"));
         }
-        return Err(RedisError::err("An AOF log rewriting in progress: can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
+        return Err(RedisError::err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
     }
     crate::persistence::bgsave(ctx.srv, ctx.in_exec).map_err(RedisError::err)?;
     Ok(Reply::Status("Background saving started"))

@@ -125,8 +125,9 @@ impl Server {
     /// Ask the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self, mode: ShutdownMode) {
         // Flush and fsync the AOF before any client sees its connection
-        // close, as Redis does before exiting.
-        crate::persistence::aof::stop_appendonly(self);
+        // close, as Redis does before exiting. The writer stays attached,
+        // so a write acknowledged from now on is still persisted.
+        crate::persistence::aof::flush(self);
         *self.shutdown_mode.lock() = Some(mode);
         self.shutdown.cancel();
     }

@@ -426,6 +426,15 @@ pub fn stop_appendonly(srv: &Server) {
     srv.aof.scheduled.store(false, Ordering::Relaxed);
 }
 
+/// Write and fsync everything fed so far (shutdown).
+pub fn flush(srv: &Server) {
+    if let Some(w) = srv.aof.writer() {
+        if let Err(e) = w.flush_sync() {
+            tracing::warn!("Fail to fsync the AOF file: {e}");
+        }
+    }
+}
+
 /// CONFIG SET appendfsync / aof-timestamp-enabled.
 pub fn set_policy(srv: &Server) {
     if let Some(w) = srv.aof.writer() {

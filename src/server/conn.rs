@@ -81,6 +81,10 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                                 let Some(reply) = conn.wait_block(&srv, &mut sess, &mut rd).await else {
                                     break 'outer;
                                 };
+                                // The write that served us (a pop) was
+                                // appended by the client that unblocked us:
+                                // hold the reply until all of it is durable.
+                                conn.aof_need = srv.aof.appended_now();
                                 conn.emit(&mut sess, &reply);
                                 next = conn.process(&srv, &mut sess, &push_tx).await;
                             }

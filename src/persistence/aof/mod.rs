@@ -111,6 +111,11 @@ impl Aof {
         true
     }
 
+    /// Stream offset of everything fed to the AOF so far (0 when off).
+    pub fn appended_now(&self) -> u64 {
+        self.writer.load().as_ref().map_or(0, |w| w.appended())
+    }
+
     /// The last AOF write failed (MISCONF for writes until it recovers).
     pub fn write_failed(&self) -> bool {
         self.writer

@@ -78,6 +78,7 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
             Ok(Reply::OK)
         }
+        ("digest-value", _) => super::digest::digest_value(ctx, &argv[2..]),
         ("digest", 2) => {
             let _gate = ctx.exclusive();
             let d = super::digest::dataset(ctx.ks());

@@ -146,3 +146,17 @@ pub fn populate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
     }
     Ok(Reply::OK)
 }
+
+/// DEBUG DIGEST-VALUE key...: one digest per key (zeros when missing).
+pub fn digest_value(ctx: &mut Ctx, keys: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let mut g = ctx.lock(&db, std::slice::from_ref(k));
+        let d = g
+            .peek(k)
+            .map_or([0; 3], |e| value_digest(&e.value, e.expire_at != 0));
+        out.push(Reply::StatusOwned(hex(d)));
+    }
+    Ok(Reply::Array(out))
+}

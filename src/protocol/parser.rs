@@ -109,7 +109,7 @@ impl RequestParser {
                 return Ok(false);
             }
             if buf[0] != b'*' {
-                return Ok(parse_inline(buf, argv)?);
+                return parse_inline(buf, argv);
             }
             match self.read_count(buf, limits)? {
                 None => return Ok(false),

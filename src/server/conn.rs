@@ -17,6 +17,7 @@ use super::clients::ClientInfo;
 use super::dispatch;
 use super::session::{ReplyMode, Session};
 use super::{PauseKind, Server};
+use crate::persistence::aof::writer::take_last_append as aof_last_append;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::util::clock;
 
@@ -42,6 +43,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         out: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(),
         argv: Vec::new(),
+        aof_need: 0,
     };
     // Created once: re-creating them per iteration would register and
     // unregister a waiter on each Notify for every read batch.
@@ -74,6 +76,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let mut next = conn.process(&srv, &mut sess, &push_tx).await;
                     loop {
+                        conn.hold_for_fsync(&srv).await;
                         if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                             break 'outer;
                         }
@@ -84,6 +87,10 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                                 let Some(reply) = conn.wait_block(&srv, &mut sess, &mut rd).await else {
                                     break 'outer;
                                 };
+                                // The write that served us (a pop) was
+                                // appended by the client that unblocked us:
+                                // hold the reply until all of it is durable.
+                                conn.aof_need = srv.aof.appended_now();
                                 conn.emit(&mut sess, &reply);
                                 next = conn.process(&srv, &mut sess, &push_tx).await;
                             }
@@ -110,9 +117,19 @@ struct Conn {
     parser: RequestParser,
     /// One argument vector reused by every request of the connection.
     argv: Vec<Bytes>,
+    /// AOF stream offset of this batch's last write: with appendfsync
+    /// always the replies wait until the fsync'd offset covers it.
+    aof_need: u64,
 }
 
 impl Conn {
+    async fn hold_for_fsync(&mut self, srv: &Server) {
+        if self.aof_need > 0 {
+            srv.aof.wait_synced(self.aof_need).await;
+            self.aof_need = 0;
+        }
+    }
+
     /// Execute every complete request in the buffer. Returns false when the
     /// connection must close after the pending output is written.
     async fn process(
@@ -157,7 +174,11 @@ impl Conn {
                         sess.batch_clock = Some(std::time::Instant::now());
                     }
                     let was_monitor = sess.monitor;
+                    // Writes fed by this thread since the last command are
+                    // not ours (e.g. a cron task): reset before running.
+                    aof_last_append();
                     let reply = dispatch::execute(srv, sess, &self.argv);
+                    self.aof_need = self.aof_need.max(aof_last_append());
                     // Release the request's slices of the read buffer now,
                     // so the buffer can be reused in place on the next read.
                     self.argv.clear();

@@ -186,7 +186,15 @@ pub(crate) fn encode_cmd(out: &mut BytesMut, argv: &[Bytes]) {
 
 impl Sink for StreamSink {
     fn feed(&self, db: usize, cmds: &[Vec<Bytes>]) {
-        let mut core = self.0.core.lock();
+        self.0.feed_cmds(db, cmds);
+    }
+}
+
+impl Replication {
+    /// Encode commands into the stream, with a SELECT when the db changes
+    /// (top-level master only: a replica proxies its master's bytes).
+    fn feed_cmds(&self, db: usize, cmds: &[Vec<Bytes>]) {
+        let mut core = self.core.lock();
         if core.master.is_some() || core.backlog.is_none() {
             return;
         }
@@ -203,6 +211,11 @@ impl Sink for StreamSink {
         }
         core.feed(out.freeze());
     }
+}
+
+/// A command that goes to replicas but not to the AOF (PUBLISH).
+pub fn propagate_repl_only(srv: &Server, db: usize, argv: &[Bytes]) {
+    srv.repl.feed_cmds(db, &[argv.to_vec()]);
 }
 
 /// Snapshot of the ids and offsets (INFO, ROLE, failover).

@@ -123,8 +123,13 @@ fn run_op(g: &mut KeyGuards, key: &Bytes, op: &BlockOp) -> Result<Option<Reply>,
             if g.value(key).is_none() {
                 return Ok(None);
             }
-            let items =
-                super::zset_pop::pop_and_propagate(g, key, *max, count.unwrap_or(1), count.is_some())?;
+            let items = super::zset_pop::pop_and_propagate(
+                g,
+                key,
+                *max,
+                count.unwrap_or(1),
+                count.is_some(),
+            )?;
             if items.is_empty() {
                 return Ok(None);
             }

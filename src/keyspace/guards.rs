@@ -231,6 +231,14 @@ impl<'a> KeyGuards<'a> {
     /// Delete a live key. Returns the removed entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         if self.expire_if_needed(key) {
+            // A replica keeps logically expired keys until its master's DEL
+            // arrives: that DEL (or any removal) must still free the key.
+            if self.ks.is_replica() {
+                if let Some((Some(_), d)) = self.shard(key).map(|s| s.remove(key)) {
+                    self.db.account(d);
+                    self.signal(key, false);
+                }
+            }
             return None;
         }
         let (old, d) = self.shard(key)?.remove(key);

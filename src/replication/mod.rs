@@ -58,6 +58,8 @@ pub struct SyncRequest {
     pub capa_psync2: bool,
     /// Peer address (ip:port) of the connection.
     pub addr: String,
+    /// The connection's kill switch (CLIENT KILL TYPE replica).
+    pub kill: CancellationToken,
 }
 
 /// States shown in INFO's slaveN lines.
@@ -133,6 +135,9 @@ pub struct LinkState {
     /// Bytes read from the master stream (slave_read_repl_offset).
     pub read_offset: AtomicI64,
     pub transfer_size: AtomicI64,
+    /// Database selected by the master's stream: it survives a reconnect
+    /// (+CONTINUE does not repeat SELECT), as Redis's cached master does.
+    pub stream_db: std::sync::atomic::AtomicUsize,
     pub transfer_read: AtomicI64,
 }
 
@@ -333,6 +338,7 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         r.kill.cancel();
     }
     srv.ks.set_replica(true);
+    srv.repl.link.stream_db.store(0, Ordering::Relaxed);
     srv.repl.link.up.store(false, Ordering::Relaxed);
     srv.repl
         .link

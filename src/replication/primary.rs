@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::backlog::Backlog;
 use super::{ReplicaLink, SyncRequest, STATE_ONLINE, STATE_SEND_BULK, STATE_WAIT_BGSAVE};
@@ -44,7 +43,7 @@ fn new_link(srv: &Server, req: &SyncRequest, state: u8) -> (Arc<ReplicaLink>, Rx
         ack_ms: AtomicU64::new(clock::now_ms()),
         tx,
         alive: AtomicBool::new(true),
-        kill: CancellationToken::new(),
+        kill: req.kill.clone(),
     });
     (link, rx)
 }
@@ -423,7 +422,7 @@ pub fn spawn_cron(srv: Arc<Server>) {
             let period = srv.config.get_i64("repl-ping-replica-period").max(1);
             let has_replicas = !srv.repl.replicas().is_empty();
             if has_replicas && secs % period == 0 && srv.pause.lock().is_none() {
-                srv.repl.feed_dbless(&[b"PING"]);
+                srv.repl.feed_dbless(&[b"ping"]);
             }
             backlog_ttl(&srv);
             super::on_backlog_size_change(&srv);

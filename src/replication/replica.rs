@@ -260,6 +260,7 @@ async fn full_sync(srv: &Arc<Server>, l: &mut Link, id: &str, off: i64) -> Res<(
         r.kill.cancel();
     }
     link.read_offset.store(off, Ordering::Relaxed);
+    link.stream_db.store(0, Ordering::Relaxed);
     Ok(())
 }
 
@@ -329,6 +330,7 @@ fn master_session(srv: &Server, m: &MasterAddr) -> Session {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let mut sess = Session::new(info, true, tx);
     sess.is_master = true;
+    sess.db = srv.repl.link.stream_db.load(Ordering::Relaxed);
     sess
 }
 
@@ -442,6 +444,7 @@ async fn apply(
     if consumed > 0 {
         srv.repl.feed_raw(raw.split_to(consumed).freeze());
     }
+    srv.repl.link.stream_db.store(sess.db, Ordering::Relaxed);
     Ok(())
 }
 

@@ -320,7 +320,7 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         port,
     };
     let token = CancellationToken::new();
-    let old_replicas = {
+    {
         let mut c = srv.repl.core.lock();
         if c.master.as_ref() == Some(&want) {
             return;
@@ -331,12 +331,12 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         c.master = Some(want.clone());
         c.task = Some(token.clone());
         // Our own history is the "cached master": PSYNC with our replid and
-        // offset lets a promoted former replica continue us (psync2).
-        std::mem::take(&mut c.replicas)
-    };
-    for r in old_replicas {
-        r.kill.cancel();
+        // offset lets a promoted former replica continue us (psync2). Our
+        // replicas stay: they are dropped only if that history ends (a new
+        // replid on +CONTINUE, or a full sync), as in Redis 7.0.
     }
+    srv.config
+        .store("replicaof", format!("{} {}", want.host, want.port));
     srv.ks.set_replica(true);
     srv.repl.link.stream_db.store(0, Ordering::Relaxed);
     srv.repl.link.up.store(false, Ordering::Relaxed);
@@ -373,6 +373,7 @@ pub fn promote(srv: &Arc<Server>) {
         r.kill.cancel();
     }
     ensure_sink(srv);
+    srv.config.store("replicaof", String::new());
     srv.ks.set_replica(false);
     srv.repl.link.up.store(false, Ordering::Relaxed);
     srv.repl

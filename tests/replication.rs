@@ -346,3 +346,17 @@ fn promotion_keeps_history_for_siblings() {
         field(a.port, "replication", "master_replid")
     );
 }
+
+#[test]
+fn writable_replica_expires_its_own_keys() {
+    let m = Server::shoal(&["--repl-diskless-sync-delay", "0"]);
+    let mp = m.port.to_string();
+    let r = Server::shoal(&["--replicaof", "127.0.0.1", &mp, "--replica-read-only", "no"]);
+    assert!(wait_until(Duration::from_secs(10), || link_up(r.port)));
+    let mut rc = r.conn();
+    assert_eq!(rc.cmd(&["SET", "local", "v", "PX", "100"]), b"+OK\r\n");
+    assert_eq!(rc.cmd(&["DBSIZE"]), b":1\r\n");
+    assert!(wait_until(Duration::from_secs(5), || rc.cmd(&["DBSIZE"]) == b":0\r\n"));
+    // Writes on a replica are local: nothing reaches the master.
+    assert_eq!(m.conn().cmd(&["DBSIZE"]), b":0\r\n");
+}

@@ -193,6 +193,9 @@ impl<'a> KeyGuards<'a> {
             entry.lru = access::initial();
         }
         let now = self.now;
+        if entry.expire_at != 0 && self.ks.is_replica() {
+            self.ks.replica_ttls.note(self.db.index(), key);
+        }
         let shard = self.shard_or_create(key);
         // One lookup: an overwritten entry that had logically expired counts
         // as expired (and is reported as deleted) rather than returned.
@@ -262,8 +265,17 @@ impl<'a> KeyGuards<'a> {
         }
         let d = shard.set_expire(key, at);
         self.db.account(d);
+        if at != 0 && self.ks.is_replica() {
+            self.ks.replica_ttls.note(self.db.index(), key);
+        }
         self.signal(key, true);
         true
+    }
+
+    /// The expiry of `key` as stored, even when logically expired (None:
+    /// no such key). For a replica's housekeeping.
+    pub fn peek_raw_expire(&mut self, key: &[u8]) -> Option<u64> {
+        self.shard(key)?.get(key).map(|e| e.expire_at)
     }
 
     /// A live key was modified in place through `get_mut`.

@@ -425,6 +425,7 @@ pub fn spawn_cron(srv: Arc<Server>) {
                 srv.repl.feed_dbless(&[b"ping"]);
             }
             backlog_ttl(&srv);
+            expire_local_keys(&srv);
             super::on_backlog_size_change(&srv);
         }
     });
@@ -445,5 +446,34 @@ fn backlog_ttl(srv: &Server) {
         c.second_offset = -1;
         c.backlog = None;
         tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+    }
+}
+
+/// A writable replica expires the keys its own clients gave a TTL to
+/// (never those of the master's stream).
+fn expire_local_keys(srv: &Server) {
+    let ks = &srv.ks;
+    if !ks.is_replica() {
+        ks.replica_ttls.clear();
+        return;
+    }
+    let now = clock::now_ms();
+    for (db_index, key) in ks.replica_ttls.take() {
+        if db_index >= ks.db_count() {
+            continue;
+        }
+        let db = ks.db(db_index);
+        let mut g = crate::keyspace::KeyGuards::lock(ks, &db, now, &[&key], false);
+        let at = g.peek_raw_expire(&key);
+        match at {
+            Some(at) if at != 0 && at <= now => {
+                g.remove(&key);
+            }
+            Some(at) if at != 0 => {
+                drop(g);
+                ks.replica_ttls.put_back(db_index, key);
+            }
+            _ => {}
+        }
     }
 }

@@ -26,11 +26,11 @@ trap cleanup EXIT
 
 start() { # bin port dir extra...
   local bin=$1 port=$2 dir=$3; shift 3
-  mkdir -p "$dir"
+  rm -rf "$dir"; mkdir -p "$dir"
   (cd "$dir" && exec "$bin" --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
      --repl-diskless-sync-delay 0 "$@" >log 2>&1) &
   PIDS+=($!)
-  for _ in $(seq 200); do redis-cli -p "$port" ping >/dev/null 2>&1 && return 0; sleep 0.05; done
+  for _ in $(seq 400); do [ "$(redis-cli -p "$port" ping 2>/dev/null)" = PONG ] && return 0; sleep 0.05; done
   echo "server on $port did not start" >&2; exit 1
 }
 stop_port() { redis-cli -p "$1" shutdown nosave >/dev/null 2>&1 || true; sleep 0.3; }
@@ -55,7 +55,8 @@ one_pair() { # name bin diskless(yes|no)
   local t0 t1
   t0=$(now)
   redis-cli -p "$rp" replicaof 127.0.0.1 "$mp" >/dev/null
-  while true; do
+  local deadline=$((SECONDS + 300))
+  while [ $SECONDS -lt $deadline ]; do
     if [ "$(field "$rp" replication master_link_status)" = up ] &&
        [ "$(redis-cli -p "$rp" dbsize)" = "$KEYS" ]; then break; fi
     sleep 0.02
@@ -64,7 +65,9 @@ one_pair() { # name bin diskless(yes|no)
   local sync_s; sync_s=$(echo "$t1 - $t0" | bc -l)
   t0=$(now)
   redis-benchmark -p "$mp" -t set -n 200000 -P 16 -r 1000000 -q >/dev/null 2>&1
-  while [ "$(field "$mp" replication master_repl_offset)" != "$(field "$rp" replication slave_repl_offset)" ]; do
+  deadline=$((SECONDS + 300))
+  while [ $SECONDS -lt $deadline ] &&
+        [ "$(field "$mp" replication master_repl_offset)" != "$(field "$rp" replication slave_repl_offset)" ]; do
     sleep 0.01
   done
   t1=$(now)

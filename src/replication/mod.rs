@@ -335,8 +335,11 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         // replicas stay: they are dropped only if that history ends (a new
         // replid on +CONTINUE, or a full sync), as in Redis 7.0.
     }
-    srv.config
-        .store("replicaof", format!("{} {}", want.host, want.port));
+    // In cluster mode the role lives in nodes.conf, never in `replicaof`.
+    if srv.cluster.is_none() {
+        srv.config
+            .store("replicaof", format!("{} {}", want.host, want.port));
+    }
     srv.ks.set_replica(true);
     srv.repl.link.stream_db.store(0, Ordering::Relaxed);
     srv.repl.link.up.store(false, Ordering::Relaxed);
@@ -373,7 +376,9 @@ pub fn promote(srv: &Arc<Server>) {
         r.kill.cancel();
     }
     ensure_sink(srv);
-    srv.config.store("replicaof", String::new());
+    if srv.cluster.is_none() {
+        srv.config.store("replicaof", String::new());
+    }
     srv.ks.set_replica(false);
     srv.repl.link.up.store(false, Ordering::Relaxed);
     srv.repl

@@ -11,12 +11,17 @@
 //! xored (order-free). An expiry xors in "!!expire!!". The dataset digest
 //! mixes each non-empty db id and xors every key digest. Logically expired
 //! keys still count, as Redis reads its dicts directly.
+//!
+//! DEBUG POPULATE lives here too (it fills the dataset the digest checks).
 
 use bytes::Bytes;
 
-use crate::keyspace::{key_slot, Db};
+use super::ctx::Ctx;
+use crate::command::args;
+use crate::error::CmdResult;
+use crate::keyspace::Keyspace;
 use crate::protocol::Reply;
-use crate::types::{Entry, Value};
+use crate::types::{Entry, StrValue, Value};
 use crate::util::sha1::{sha1, Sha1};
 
 type Digest = [u8; 20];
@@ -85,14 +90,15 @@ fn hex(d: &Digest) -> String {
     d.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// DEBUG DIGEST: the whole dataset.
-pub fn dataset(dbs: &[std::sync::Arc<Db>]) -> Reply {
+/// DEBUG DIGEST of the whole keyspace (caller holds the gate).
+pub fn dataset(ks: &Keyspace) -> String {
     let mut fin = [0u8; 20];
-    for db in dbs {
+    for i in 0..ks.db_count() {
+        let db = ks.db(i);
         if db.is_empty() {
             continue;
         }
-        mix_digest(&mut fin, &(db.index() as u32).to_be_bytes());
+        mix_digest(&mut fin, &(i as u32).to_be_bytes());
         db.for_each_shard(|_, shard| {
             for (k, e) in shard.iter() {
                 let mut d = [0u8; 20];
@@ -104,21 +110,46 @@ pub fn dataset(dbs: &[std::sync::Arc<Db>]) -> Reply {
             }
         });
     }
-    Reply::StatusOwned(hex(&fin))
+    hex(&fin)
 }
 
-/// DEBUG DIGEST-VALUE key...: one digest per key (zeros when missing).
-pub fn values(db: &Db, keys: &[Bytes]) -> Reply {
-    Reply::Array(
-        keys.iter()
-            .map(|k| {
-                let mut d = [0u8; 20];
-                let g = db.lock_slot(key_slot(k));
-                if let Some(e) = g.as_deref().and_then(|s| s.get(k)) {
-                    object_digest(&mut d, e);
-                }
-                Reply::StatusOwned(hex(&d))
-            })
-            .collect(),
-    )
+/// DEBUG POPULATE count [prefix] [size]: create `prefix:N` = `value:N`
+/// (padded with zero bytes or cut to `size`), skipping existing keys.
+pub fn populate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
+    let count = args::int(&a[0])?.max(0);
+    let prefix = a.get(1).map_or(&b"key"[..], |p| &p[..]).to_vec();
+    let size = match a.get(2) {
+        Some(s) => Some(args::int(s)?.max(0) as usize),
+        None => None,
+    };
+    let db = ctx.db();
+    for j in 0..count {
+        let mut key = prefix.clone();
+        key.extend_from_slice(format!(":{j}").as_bytes());
+        let mut val = format!("value:{j}").into_bytes();
+        if let Some(n) = size {
+            val.resize(n, 0);
+        }
+        let mut g = ctx.lock(&db, &[&key]);
+        if !g.exists(&key) {
+            g.insert(&key, Entry::new(Value::Str(StrValue::from_bytes(&val))));
+        }
+    }
+    Ok(Reply::OK)
+}
+
+/// DEBUG DIGEST-VALUE key...: one digest per key (zeros when missing;
+/// logically expired keys still count, as in Redis).
+pub fn digest_value(ctx: &mut Ctx, keys: &[Bytes]) -> CmdResult {
+    let db = ctx.db();
+    let mut out = Vec::with_capacity(keys.len());
+    for k in keys {
+        let mut g = ctx.lock(&db, std::slice::from_ref(k));
+        let mut d = [0u8; 20];
+        if let Some(e) = g.peek_raw(k) {
+            object_digest(&mut d, e);
+        }
+        out.push(Reply::StatusOwned(hex(&d)));
+    }
+    Ok(Reply::Array(out))
 }

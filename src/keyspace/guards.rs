@@ -101,6 +101,9 @@ impl<'a> KeyGuards<'a> {
 
     /// Remove `key` if it is logically expired. Returns true if it was.
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if self.ks.is_loading() {
+            return false;
+        }
         let now = self.now;
         let expired = self
             .shard(key)
@@ -202,7 +205,7 @@ impl<'a> KeyGuards<'a> {
         let (old, d) = shard.insert(key, entry);
         self.db.account(d);
         let old = match old {
-            Some(o) if o.is_expired(now) && !self.ks.is_replica() => {
+            Some(o) if o.is_expired(now) && !self.ks.is_replica() && !self.ks.is_loading() => {
                 self.ks
                     .stats
                     .expired_keys
@@ -272,10 +275,10 @@ impl<'a> KeyGuards<'a> {
         true
     }
 
-    /// The expiry of `key` as stored, even when logically expired (None:
-    /// no such key). For a replica's housekeeping.
-    pub fn peek_raw_expire(&mut self, key: &[u8]) -> Option<u64> {
-        self.shard(key)?.get(key).map(|e| e.expire_at)
+    /// The entry as stored, even when logically expired, without lazy
+    /// expiry or access tracking (DEBUG DIGEST-VALUE, replica housekeeping).
+    pub fn peek_raw(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.shard(key)?.get(key)
     }
 
     /// A live key was modified in place through `get_mut`.

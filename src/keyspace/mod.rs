@@ -44,6 +44,10 @@ pub struct Keyspace {
     replica: std::sync::atomic::AtomicBool,
     /// TTLs set by clients of a writable replica (expired locally).
     pub replica_ttls: replica_ttl::LocalTtls,
+    /// Replaying the AOF: nothing expires (Redis's keyIsExpired returns 0
+    /// while loading), so a PEXPIREAT in the past followed by a write to
+    /// the key replays exactly as it ran.
+    loading: std::sync::atomic::AtomicBool,
 }
 
 impl Keyspace {
@@ -60,11 +64,20 @@ impl Keyspace {
             stats,
             replica: Default::default(),
             replica_ttls: Default::default(),
+            loading: Default::default(),
         }
     }
 
     pub fn is_replica(&self) -> bool {
         self.replica.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_loading(&self, on: bool) {
+        self.loading.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn set_replica(&self, on: bool) {

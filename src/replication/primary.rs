@@ -470,7 +470,7 @@ fn expire_local_keys(srv: &Server) {
         }
         let db = ks.db(db_index);
         let mut g = crate::keyspace::KeyGuards::lock(ks, &db, now, &[&key], false);
-        let at = g.peek_raw_expire(&key);
+        let at = g.peek_raw(&key).map(|e| e.expire_at);
         match at {
             Some(at) if at != 0 && at <= now => {
                 g.remove(&key);

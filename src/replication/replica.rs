@@ -321,6 +321,8 @@ fn load(srv: &Server, payload: &[u8]) -> Res<u64> {
         std::thread::spawn(move || drop(old));
     }
     crate::persistence::save::load_bytes(srv, payload, true)
+        .map(|(n, _)| n)
+        .map_err(|e| format!("Short read or OOM loading DB ({e})"))
 }
 
 fn master_session(srv: &Server, m: &MasterAddr) -> Session {

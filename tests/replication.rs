@@ -360,3 +360,62 @@ fn writable_replica_expires_its_own_keys() {
     // Writes on a replica are local: nothing reaches the master.
     assert_eq!(m.conn().cmd(&["DBSIZE"]), b":0\r\n");
 }
+
+#[test]
+fn digests_match_between_primary_replica_and_redis() {
+    let setup: &[&[&str]] = &[
+        &["SET", "s", "hello"],
+        &["SET", "i", "12345"],
+        &["RPUSH", "l", "a", "b", "3"],
+        &["SADD", "st", "x", "y", "7"],
+        &["SADD", "si", "1", "2", "3"],
+        &["ZADD", "z", "1.5", "a", "2", "b"],
+        &["HSET", "h", "f", "v", "g", "1"],
+        &["SET", "e", "v", "EX", "100"],
+    ];
+    let keys = [
+        "DEBUG",
+        "DIGEST-VALUE",
+        "s",
+        "i",
+        "l",
+        "st",
+        "si",
+        "z",
+        "h",
+        "e",
+        "none",
+    ];
+    let m = Server::shoal(&[
+        "--repl-diskless-sync-delay",
+        "0",
+        "--enable-debug-command",
+        "yes",
+    ]);
+    let mut mc = m.conn();
+    for c in setup {
+        mc.cmd(c);
+    }
+    let mp = m.port.to_string();
+    let r = Server::shoal(&[
+        "--replicaof",
+        "127.0.0.1",
+        &mp,
+        "--enable-debug-command",
+        "yes",
+    ]);
+    assert!(wait_until(Duration::from_secs(10), || link_up(r.port)));
+    assert!(caught_up(m.port, r.port));
+    let mut rc = r.conn();
+    assert_eq!(mc.cmd(&["DEBUG", "DIGEST"]), rc.cmd(&["DEBUG", "DIGEST"]));
+    let ours = mc.cmd(&keys);
+    assert_eq!(ours, rc.cmd(&keys));
+    let Some(redis) = Server::redis(&["--enable-debug-command", "yes"]) else {
+        return;
+    };
+    let mut xc = redis.conn();
+    for c in setup {
+        xc.cmd(c);
+    }
+    assert_eq!(ours, xc.cmd(&keys));
+}

@@ -1,0 +1,314 @@
+//! The client side of the fault tests: a cluster-aware client over
+//! container addresses (slot map from CLUSTER SLOTS, MOVED followed, map
+//! refreshed after errors), and a [`Writer`] thread that writes unique keys
+//! with `SET` + `WAIT <n> 1000` during a fault. A write counts as
+//! *acknowledged* only when WAIT reports enough replicas; afterwards
+//! [`verify`] reads every acknowledged key back. Each attempt is logged with
+//! its time, so the time to recover from a fault can be read off the log.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::resp::{key_slot, Conn, Value};
+
+/// Slot → master cache over a set of seed addresses.
+pub struct Client {
+    slots: Vec<Option<SocketAddr>>,
+    conns: HashMap<SocketAddr, Conn>,
+    seeds: Vec<SocketAddr>,
+    refreshed: Option<Instant>,
+}
+
+impl Client {
+    pub fn new(seeds: Vec<SocketAddr>) -> Client {
+        Client {
+            slots: vec![None; 16384],
+            conns: HashMap::new(),
+            seeds,
+            refreshed: None,
+        }
+    }
+
+    fn conn(&mut self, addr: SocketAddr) -> io::Result<&mut Conn> {
+        match self.conns.entry(addr) {
+            Entry::Occupied(e) => Ok(e.into_mut()),
+            Entry::Vacant(e) => Ok(e.insert(Conn::open(
+                addr,
+                Duration::from_millis(300),
+                Duration::from_millis(1500),
+            )?)),
+        }
+    }
+
+    /// One command on one node's connection (dropped after an I/O error).
+    pub fn call_on(&mut self, addr: SocketAddr, argv: &[&[u8]]) -> io::Result<Value> {
+        let res = self.conn(addr).and_then(|c| c.call(argv));
+        if res.is_err() {
+            self.conns.remove(&addr);
+        }
+        res
+    }
+
+    /// Reload the slot map from the first seed that answers CLUSTER SLOTS
+    /// (at most every 100 ms, so a dead cluster does not spin).
+    fn refresh(&mut self) {
+        if self
+            .refreshed
+            .is_some_and(|t| t.elapsed() < Duration::from_millis(100))
+        {
+            return;
+        }
+        self.refreshed = Some(Instant::now());
+        for seed in self.seeds.clone() {
+            let Ok(v) = self.call_on(seed, &[b"CLUSTER", b"SLOTS"]) else {
+                continue;
+            };
+            let mut any = false;
+            for range in v.items() {
+                let r = range.items();
+                let (Some(Value::Int(a)), Some(Value::Int(b)), Some(m)) =
+                    (r.first(), r.get(1), r.get(2))
+                else {
+                    continue;
+                };
+                let (Some(ip), Some(Value::Int(port))) = (m.items().first(), m.items().get(1))
+                else {
+                    continue;
+                };
+                let Ok(addr) = format!("{}:{port}", ip.text()).parse::<SocketAddr>() else {
+                    continue;
+                };
+                for s in (*a).max(0)..=(*b).min(16383) {
+                    self.slots[s as usize] = Some(addr);
+                }
+                any = true;
+            }
+            if any {
+                return;
+            }
+        }
+    }
+
+    /// Send a keyed command to the owner of `slot`, following MOVED.
+    /// Returns the node that answered and its reply.
+    pub fn call(&mut self, slot: u16, argv: &[&[u8]]) -> io::Result<(SocketAddr, Value)> {
+        let idx = usize::from(slot & 16383);
+        for _ in 0..5 {
+            if self.slots[idx].is_none() {
+                self.refresh();
+            }
+            let addr = self.slots[idx].or_else(|| self.seeds.first().copied());
+            let addr = addr.ok_or_else(|| io::Error::other("no seeds"))?;
+            let v = match self.call_on(addr, argv) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.slots[idx] = None;
+                    return Err(e);
+                }
+            };
+            if let Value::Error(e) = &v {
+                if let Some(to) = e.strip_prefix("MOVED ").and_then(|r| r.split(' ').nth(1)) {
+                    self.slots[idx] = to.parse().ok();
+                    continue;
+                }
+                // A node that lost its slots or the cluster: re-learn the map.
+                self.slots[idx] = None;
+            }
+            return Ok((addr, v));
+        }
+        Err(io::Error::other("too many redirections"))
+    }
+}
+
+/// What happened to one write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// SET succeeded and WAIT counted enough replicas.
+    Acked,
+    /// SET succeeded but WAIT timed out short of the replicas asked for.
+    NotAcked,
+    /// Error reply (its first word) or I/O failure ("io").
+    Failed(String),
+}
+
+pub struct Attempt {
+    pub at: Instant,
+    pub slot: u16,
+    pub outcome: Outcome,
+}
+
+/// Everything the writer did.
+pub struct WriterLog {
+    pub acked: Vec<(String, String)>,
+    pub attempts: Vec<Attempt>,
+}
+
+/// Counts and recovery time relative to a fault at `t0`.
+#[derive(Debug)]
+pub struct Summary {
+    pub attempts: usize,
+    pub acked: usize,
+    pub not_acked: usize,
+    pub failed: usize,
+    /// From `t0` to the first acknowledged write after the last failed or
+    /// unacknowledged one (zero when nothing failed).
+    pub recovery: Duration,
+}
+
+impl WriterLog {
+    pub fn summary(&self, t0: Instant) -> Summary {
+        let after: Vec<&Attempt> = self.attempts.iter().filter(|a| a.at >= t0).collect();
+        let last_bad = after.iter().rposition(|a| a.outcome != Outcome::Acked);
+        let recovery = match last_bad {
+            None => Duration::ZERO,
+            Some(p) => after[p + 1..]
+                .iter()
+                .find(|a| a.outcome == Outcome::Acked)
+                .map_or(Duration::MAX, |a| a.at.duration_since(t0)),
+        };
+        Summary {
+            attempts: self.attempts.len(),
+            acked: self.acked.len(),
+            not_acked: self
+                .attempts
+                .iter()
+                .filter(|a| a.outcome == Outcome::NotAcked)
+                .count(),
+            failed: self
+                .attempts
+                .iter()
+                .filter(|a| matches!(a.outcome, Outcome::Failed(_)))
+                .count(),
+            recovery,
+        }
+    }
+}
+
+/// A background writer; [`Writer::stop`] joins it and returns its log.
+pub struct Writer {
+    stop: Arc<AtomicBool>,
+    acked: Arc<AtomicU64>,
+    handle: Option<JoinHandle<WriterLog>>,
+}
+
+impl Writer {
+    /// Write `<tag>:<n>` = `v<n>` for n = 1, 2, … about every 4 ms. With
+    /// `replicas` > 0 each SET is followed by `WAIT replicas 1000`.
+    pub fn spawn(seeds: Vec<SocketAddr>, replicas: i64, tag: &str) -> Writer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acked = Arc::new(AtomicU64::new(0));
+        let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
+        let handle = std::thread::spawn(move || {
+            let mut client = Client::new(seeds);
+            let mut log = WriterLog {
+                acked: Vec::new(),
+                attempts: Vec::new(),
+            };
+            let mut n = 0u64;
+            while !stop2.load(Ordering::Relaxed) {
+                n += 1;
+                let (key, val) = (format!("{tag}:{n}"), format!("v{n}"));
+                let slot = key_slot(key.as_bytes());
+                let at = Instant::now();
+                let outcome = write_one(&mut client, slot, &key, &val, replicas);
+                if outcome == Outcome::Acked {
+                    log.acked.push((key, val));
+                    acked2.fetch_add(1, Ordering::Relaxed);
+                    std::thread::sleep(Duration::from_millis(4));
+                } else {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                log.attempts.push(Attempt { at, slot, outcome });
+            }
+            log
+        });
+        Writer {
+            stop,
+            acked,
+            handle: Some(handle),
+        }
+    }
+
+    /// Acknowledged writes so far.
+    pub fn acked(&self) -> u64 {
+        self.acked.load(Ordering::Relaxed)
+    }
+
+    /// Wait until `more` further writes are acknowledged (bounded).
+    pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
+        let target = self.acked() + more;
+        super::poll(timeout, || (self.acked() >= target).then_some(())).is_some()
+    }
+
+    pub fn stop(mut self) -> WriterLog {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.handle.take().map(JoinHandle::join) {
+            Some(Ok(log)) => log,
+            _ => panic!("writer thread panicked"),
+        }
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+fn write_one(client: &mut Client, slot: u16, key: &str, val: &str, replicas: i64) -> Outcome {
+    let set: [&[u8]; 3] = [b"SET", key.as_bytes(), val.as_bytes()];
+    let addr = match client.call(slot, &set) {
+        Ok((addr, Value::Status(s))) if s == "OK" => addr,
+        Ok((_, Value::Error(e))) => {
+            return Outcome::Failed(e.split(' ').next().unwrap_or("ERR").to_string())
+        }
+        Ok((_, other)) => return Outcome::Failed(format!("{other:?}")),
+        Err(_) => return Outcome::Failed("io".into()),
+    };
+    if replicas == 0 {
+        return Outcome::Acked;
+    }
+    let n = replicas.to_string();
+    match client.call_on(addr, &[b"WAIT", n.as_bytes(), b"1000"]) {
+        Ok(Value::Int(k)) if k >= replicas => Outcome::Acked,
+        Ok(Value::Int(_)) => Outcome::NotAcked,
+        Ok(_) => Outcome::Failed("WAIT".into()),
+        Err(_) => Outcome::Failed("io".into()),
+    }
+}
+
+/// Read back every acknowledged write; returns the keys that are missing or
+/// hold another value. Errors (cluster still settling) are retried for up
+/// to `timeout` in all.
+pub fn verify(
+    seeds: Vec<SocketAddr>,
+    acked: &[(String, String)],
+    timeout: Duration,
+) -> Result<Vec<String>, String> {
+    let deadline = Instant::now() + timeout;
+    let mut client = Client::new(seeds);
+    let mut lost = Vec::new();
+    for (key, val) in acked {
+        let slot = key_slot(key.as_bytes());
+        loop {
+            match client.call(slot, &[b"GET", key.as_bytes()]) {
+                Ok((_, Value::Bulk(Some(v)))) if v == val.as_bytes() => break,
+                Ok((_, Value::Bulk(_))) => {
+                    lost.push(key.clone());
+                    break;
+                }
+                other if Instant::now() >= deadline => {
+                    return Err(format!("cannot read {key} back: {other:?}"));
+                }
+                _ => std::thread::sleep(Duration::from_millis(50)),
+            }
+        }
+    }
+    Ok(lost)
+}

@@ -24,6 +24,10 @@ use docker::DockerCluster;
 const NODE_TIMEOUT: u64 = 2000;
 /// Generous bound for one phase (failover, rejoin, convergence).
 const PHASE: Duration = Duration::from_secs(30);
+/// Acknowledged writes required before a fault, and after it to show that
+/// writing resumed (small: a loaded 2-core machine manages a few per second).
+const BEFORE: u64 = 20;
+const AFTER: u64 = 10;
 
 /// Start `n` nodes, or None (test skipped) with the reason printed.
 fn cluster(n: usize) -> Option<DockerCluster> {
@@ -66,19 +70,40 @@ fn cluster_with_replicas() -> Option<DockerCluster> {
     if let Err(e) = c.create(1) {
         panic!("{e}");
     }
+    // Every replica has finished its first sync before writes start.
+    let synced = docker::poll(PHASE, || {
+        (0..6)
+            .filter(|&i| c.me(i).is_some_and(|e| e.has("slave")))
+            .all(|i| c.repl_info(i, "master_link_status") == "up")
+            .then_some(())
+    });
+    assert!(synced.is_some(), "replicas never finished their first sync");
     Some(c)
 }
 
 fn report(fault: &str, s: &Summary, lost: usize, extra: &str) {
+    if std::env::var_os("SHOAL_DOCKER_DEBUG").is_some() {
+        for (ms, slot, outcome) in &s.timeline {
+            eprintln!("  {fault} +{ms}ms slot {slot}: {outcome:?}");
+        }
+    }
     eprintln!(
-        "FAULT {fault}: recovery {:.2}s, acknowledged {} lost {lost}, not acknowledged {}, \
-         failed {} of {} attempts{extra}",
-        s.recovery.as_secs_f64(),
+        "FAULT {fault}: longest write outage of one master's slots {:.2}s \
+         (without acknowledgement {:.2}s); acknowledged {} lost {lost}, not acknowledged {}, \
+         failed {} {:?} of {} attempts{extra}",
+        s.refused.as_secs_f64(),
+        s.unacked.as_secs_f64(),
         s.acked,
         s.not_acked,
         s.failed,
+        s.failures,
         s.attempts
     );
+}
+
+/// The slot ranges of each master, before a fault.
+fn slot_groups(c: &DockerCluster) -> Vec<Vec<(u16, u16)>> {
+    c.masters(0).into_iter().map(|(_, e)| e.slots).collect()
 }
 
 /// Pick a master other than node 0 (node 0 stays up to run checks), and
@@ -130,15 +155,22 @@ fn wait_replica_of(c: &DockerCluster, m: usize, r: usize) -> Duration {
 
 /// Final checks shared by every fault: state ok everywhere, check clean,
 /// acknowledged writes all readable. Returns (summary, lost).
-fn settle_and_verify(c: &DockerCluster, writer: Writer, t0: Instant) -> (Summary, usize) {
-    assert!(writer.wait_progress(50, PHASE), "writes did not resume");
+fn settle_and_verify(
+    c: &DockerCluster,
+    writer: Writer,
+    t0: Instant,
+    groups: &[Vec<(u16, u16)>],
+) -> (Summary, usize) {
+    if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+        panic!("writes did not resume: {e}");
+    }
     let all: Vec<usize> = (0..c.nodes.len()).collect();
     c.wait_state_ok(&all, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
     c.wait_check_clean(0, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
     let log = writer.stop();
-    let summary = log.summary(t0);
+    let summary = log.summary(t0, groups);
     let lost = verify(c.addrs(), &log.acked, PHASE).unwrap_or_else(|e| panic!("{e}"));
     (summary, lost.len())
 }
@@ -149,13 +181,13 @@ fn masters_only_node_loss_is_detected_and_rejoins() {
     let Some(c) = cluster(3) else { return };
     c.create(0).unwrap_or_else(|e| panic!("{e}"));
     let writer = Writer::spawn(c.addrs(), 0, "mo");
-    assert!(
-        writer.wait_progress(100, PHASE),
-        "no writes before the fault"
-    );
+    if let Err(e) = writer.wait_progress(BEFORE, PHASE) {
+        panic!("no writes before the fault: {e}");
+    }
     let m = 1;
     let victim_slots = c.me(m).map(|e| e.slots).unwrap_or_default();
     let victim_id = c.me(m).map(|e| e.id).unwrap_or_default();
+    let groups = slot_groups(&c);
     let t0 = Instant::now();
     c.kill(m).unwrap_or_else(|e| panic!("{e}"));
     // Every survivor flags the dead master FAIL (PFAIL after the node
@@ -179,7 +211,9 @@ fn masters_only_node_loss_is_detected_and_rejoins() {
         .unwrap_or_else(|e| panic!("{e}"));
     let ok_after = back.elapsed();
     let (s, _) = {
-        assert!(writer.wait_progress(50, PHASE), "writes did not resume");
+        if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+            panic!("writes did not resume: {e}");
+        }
         c.wait_check_clean(0, PHASE)
             .unwrap_or_else(|e| panic!("{e}"));
         let log = writer.stop();
@@ -201,7 +235,7 @@ fn masters_only_node_loss_is_detected_and_rejoins() {
             lost.len(),
             &lost[..lost.len().min(10)]
         );
-        (log.summary(t0), 0)
+        (log.summary(t0, &groups), 0)
     };
     report(
         "masters-only node loss",
@@ -222,24 +256,23 @@ fn node_loss_promotes_replica_and_old_master_rejoins() {
         return;
     };
     let writer = Writer::spawn(c.addrs(), 1, "loss");
-    assert!(
-        writer.wait_progress(200, PHASE),
-        "no acknowledged writes before the fault"
-    );
+    if let Err(e) = writer.wait_progress(BEFORE, PHASE) {
+        panic!("no acknowledged writes before the fault: {e}");
+    }
     let (m, r) = victim(&c);
+    let groups = slot_groups(&c);
     let t0 = Instant::now();
     c.kill(m).unwrap_or_else(|e| panic!("{e}"));
     let promoted = wait_promoted(&c, r);
     let survivors: Vec<usize> = (0..6).filter(|&i| i != m).collect();
     c.wait_state_ok(&survivors, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        writer.wait_progress(100, PHASE),
-        "writes did not resume after failover"
-    );
+    if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+        panic!("writes did not resume after failover: {e}");
+    }
     c.start_node(m).unwrap_or_else(|e| panic!("{e}"));
     let rejoined = wait_replica_of(&c, m, r);
-    let (s, lost) = settle_and_verify(&c, writer, t0);
+    let (s, lost) = settle_and_verify(&c, writer, t0, &groups);
     report(
         "node loss (docker kill master)",
         &s,
@@ -272,12 +305,12 @@ fn partition_isolated_master_stops_writes_and_rejoins_as_replica() {
         return;
     };
     let writer = Writer::spawn(c.addrs(), 1, "part");
-    assert!(
-        writer.wait_progress(200, PHASE),
-        "no acknowledged writes before the fault"
-    );
+    if let Err(e) = writer.wait_progress(BEFORE, PHASE) {
+        panic!("no acknowledged writes before the fault: {e}");
+    }
     let (m, r) = victim(&c);
     let stale = key_on(&c, m, "stale");
+    let groups = slot_groups(&c);
     let t0 = Instant::now();
     c.disconnect(m).unwrap_or_else(|e| panic!("{e}"));
     // Inside the minority: right after the cut the old master still takes
@@ -295,14 +328,13 @@ fn partition_isolated_master_stops_writes_and_rejoins_as_replica() {
     let majority: Vec<usize> = (0..6).filter(|&i| i != m).collect();
     c.wait_state_ok(&majority, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert!(
-        writer.wait_progress(100, PHASE),
-        "writes did not resume on the majority side"
-    );
+    if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+        panic!("writes did not resume on the majority side: {e}");
+    }
     c.reconnect(m).unwrap_or_else(|e| panic!("{e}"));
     let healed = Instant::now();
     let rejoined = wait_replica_of(&c, m, r);
-    let (s, lost) = settle_and_verify(&c, writer, t0);
+    let (s, lost) = settle_and_verify(&c, writer, t0, &groups);
     // The write the minority took is discarded, as Redis documents.
     let after = c
         .call(0, &["CLUSTER", "KEYSLOT", &stale])
@@ -342,18 +374,18 @@ fn pause_beyond_node_timeout_fails_over_and_old_master_rejoins() {
         return;
     };
     let writer = Writer::spawn(c.addrs(), 1, "pause");
-    assert!(
-        writer.wait_progress(200, PHASE),
-        "no acknowledged writes before the fault"
-    );
+    if let Err(e) = writer.wait_progress(BEFORE, PHASE) {
+        panic!("no acknowledged writes before the fault: {e}");
+    }
     let (m, r) = victim(&c);
+    let groups = slot_groups(&c);
     let t0 = Instant::now();
     c.pause(m).unwrap_or_else(|e| panic!("{e}"));
     let promoted = wait_promoted(&c, r);
     let paused_for = t0.elapsed();
     c.unpause(m).unwrap_or_else(|e| panic!("{e}"));
     let rejoined = wait_replica_of(&c, m, r);
-    let (s, lost) = settle_and_verify(&c, writer, t0);
+    let (s, lost) = settle_and_verify(&c, writer, t0, &groups);
     report(
         "pause (docker pause master)",
         &s,
@@ -375,10 +407,10 @@ fn rolling_restart_of_all_six_keeps_serving() {
         return;
     };
     let writer = Writer::spawn(c.addrs(), 1, "roll");
-    assert!(
-        writer.wait_progress(200, PHASE),
-        "no acknowledged writes before the restarts"
-    );
+    if let Err(e) = writer.wait_progress(BEFORE, PHASE) {
+        panic!("no acknowledged writes before the restarts: {e}");
+    }
+    let groups = slot_groups(&c);
     let t0 = Instant::now();
     let all: Vec<usize> = (0..6).collect();
     for i in 0..6 {
@@ -404,13 +436,11 @@ fn rolling_restart_of_all_six_keeps_serving() {
         wait_replica_of(&c, i, partner);
         c.wait_state_ok(&all, PHASE)
             .unwrap_or_else(|e| panic!("{e}"));
-        assert!(
-            writer.wait_progress(50, PHASE),
-            "writes stalled after restarting {}",
-            c.nodes[i].name
-        );
+        if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+            panic!("writes stalled after restarting {}: {e}", c.nodes[i].name);
+        }
     }
-    let (s, lost) = settle_and_verify(&c, writer, t0);
+    let (s, lost) = settle_and_verify(&c, writer, t0, &groups);
     report(
         "rolling restart (6 containers, failover before each master)",
         &s,

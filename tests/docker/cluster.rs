@@ -105,31 +105,20 @@ impl DockerCluster {
         docker_ok(&["volume", "create", "--label", &label, &n.volume])?;
         let vol = format!("{}:/data", n.volume);
         let timeout = self.node_timeout_ms.to_string();
-        docker_ok(&[
-            "run",
-            "-d",
-            "--name",
-            &n.name,
-            "--label",
-            &label,
-            "--network",
-            &self.net,
-            "--ip",
-            &n.ip,
-            "-v",
-            &vol,
-            "--stop-timeout",
-            "10",
-            image,
-            "shoal-server",
+        let mut argv = vec!["run", "-d", "--name", &n.name, "--label", &label];
+        argv.extend(["--network", &self.net, "--ip", &n.ip, "-v", &vol]);
+        argv.extend(["--stop-timeout", "10", image, "shoal-server"]);
+        argv.extend([
             "--cluster-enabled",
             "yes",
             "--cluster-node-timeout",
             &timeout,
-            "--cluster-announce-ip",
-            &n.ip,
-        ])
-        .map(drop)
+        ]);
+        argv.extend(["--cluster-announce-ip", &n.ip]);
+        // Redis waits 5 s for more replicas before a diskless full sync;
+        // tests have one replica per master and no time to spare.
+        argv.extend(["--repl-diskless-sync-delay", "0"]);
+        docker_ok(&argv).map(drop)
     }
 
     fn wait_reachable(&self, i: usize) -> Result<(), String> {
@@ -204,24 +193,36 @@ impl DockerCluster {
         let refs: Vec<&str> = argv.iter().map(String::as_str).collect();
         let out = docker(&refs);
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !out.status.success() || !text.contains("[OK] All 16384 slots covered.") {
-            return Err(format!(
-                "cluster create failed:\n{text}\n{}",
+        // redis-cli's own check right after the join can catch a node that
+        // has not heard of every peer yet on a loaded machine; what counts
+        // is that the cluster converges.
+        let fail = |why: String| {
+            format!(
+                "cluster create did not converge: {why}\nredis-cli said:\n{text}\n{}",
                 String::from_utf8_lossy(&out.stderr)
-            ));
+            )
+        };
+        if !text.contains(">>> Sending CLUSTER MEET messages") {
+            return Err(fail("redis-cli did not get to CLUSTER MEET".into()));
         }
         let all: Vec<usize> = (0..self.nodes.len()).collect();
-        self.wait_state_ok(&all, Duration::from_secs(30))?;
+        self.wait_state_ok(&all, Duration::from_secs(30))
+            .map_err(fail)?;
         let n = self.nodes.len();
         let synced = poll(Duration::from_secs(30), || {
             all.iter()
                 .all(|&i| {
                     let nodes = self.cluster_nodes(i);
-                    nodes.len() == n && nodes.iter().all(|e| !e.has("handshake") && !e.has("fail?"))
+                    nodes.len() == n
+                        && nodes
+                            .iter()
+                            .all(|e| !e.has("handshake") && !e.has("fail?") && !e.has("fail"))
                 })
                 .then_some(())
         });
-        synced.ok_or("nodes never agreed on membership")?;
+        synced.ok_or_else(|| fail("nodes never agreed on membership".into()))?;
+        self.wait_check_clean(0, Duration::from_secs(30))
+            .map_err(fail)?;
         Ok(text)
     }
 

@@ -7,11 +7,11 @@
 //! its time, so the time to recover from a fault can be read off the log.
 
 use std::collections::hash_map::Entry;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -108,7 +108,11 @@ impl Client {
             let v = match self.call_on(addr, argv) {
                 Ok(v) => v,
                 Err(e) => {
-                    self.slots[idx] = None;
+                    // The node is gone or unreachable: forget every slot it
+                    // served, as cluster clients do, and re-learn the map.
+                    for s in self.slots.iter_mut().filter(|s| **s == Some(addr)) {
+                        *s = None;
+                    }
                     return Err(e);
                 }
             };
@@ -156,23 +160,58 @@ pub struct Summary {
     pub acked: usize,
     pub not_acked: usize,
     pub failed: usize,
-    /// From `t0` to the first acknowledged write after the last failed or
-    /// unacknowledged one (zero when nothing failed).
-    pub recovery: Duration,
+    /// Longest outage of one master's slots: from the first refused or
+    /// failed write to the next accepted one (acknowledged or not).
+    pub refused: Duration,
+    /// The same, counting unacknowledged writes as failures: after a
+    /// failover the new master has no replica until the old one rejoins,
+    /// so this includes the rejoin.
+    pub unacked: Duration,
+    /// Failures by kind (error prefix, "io", "WAIT").
+    pub failures: BTreeMap<String, usize>,
+    /// Every attempt after `t0` that was not acknowledged: (ms since `t0`,
+    /// slot, outcome). Printed when SHOAL_DOCKER_DEBUG is set.
+    pub timeline: Vec<(u128, u16, Outcome)>,
 }
 
 impl WriterLog {
-    pub fn summary(&self, t0: Instant) -> Summary {
+    /// Counts since the start, outages since `t0`. `groups` are the slot
+    /// ranges each master served before the fault: an outage is measured
+    /// within one group (keys of other masters keep succeeding meanwhile),
+    /// and the longest over all groups is reported.
+    pub fn summary(&self, t0: Instant, groups: &[Vec<(u16, u16)>]) -> Summary {
         let after: Vec<&Attempt> = self.attempts.iter().filter(|a| a.at >= t0).collect();
-        let last_bad = after.iter().rposition(|a| a.outcome != Outcome::Acked);
-        let recovery = match last_bad {
-            None => Duration::ZERO,
-            Some(p) => after[p + 1..]
+        let longest = |bad: &dyn Fn(&Outcome) -> bool| {
+            groups
                 .iter()
-                .find(|a| a.outcome == Outcome::Acked)
-                .map_or(Duration::MAX, |a| a.at.duration_since(t0)),
+                .map(|g| {
+                    let mine = after.iter().filter(|a| in_ranges(g, a.slot));
+                    longest_streak(mine, bad)
+                })
+                .max()
+                .unwrap_or_default()
         };
+        let mut failures = BTreeMap::new();
+        for a in &self.attempts {
+            if let Outcome::Failed(kind) = &a.outcome {
+                *failures.entry(kind.clone()).or_insert(0) += 1;
+            }
+        }
         Summary {
+            refused: longest(&|o| matches!(o, Outcome::Failed(_))),
+            unacked: longest(&|o| *o != Outcome::Acked),
+            failures,
+            timeline: after
+                .iter()
+                .filter(|a| a.outcome != Outcome::Acked)
+                .map(|a| {
+                    (
+                        a.at.duration_since(t0).as_millis(),
+                        a.slot,
+                        a.outcome.clone(),
+                    )
+                })
+                .collect(),
             attempts: self.attempts.len(),
             acked: self.acked.len(),
             not_acked: self
@@ -185,15 +224,43 @@ impl WriterLog {
                 .iter()
                 .filter(|a| matches!(a.outcome, Outcome::Failed(_)))
                 .count(),
-            recovery,
         }
     }
+}
+
+/// Whether `slot` falls in one of `ranges`.
+pub fn in_ranges(ranges: &[(u16, u16)], slot: u16) -> bool {
+    ranges.iter().any(|&(a, b)| (a..=b).contains(&slot))
+}
+
+/// Longest span from the first bad attempt of a run to the next good one
+/// (a run still open at the end counts up to its last attempt).
+fn longest_streak<'a>(
+    attempts: impl Iterator<Item = &'a &'a Attempt>,
+    bad: &dyn Fn(&Outcome) -> bool,
+) -> Duration {
+    let mut best = Duration::ZERO;
+    let mut open: Option<Instant> = None;
+    for a in attempts {
+        match (bad(&a.outcome), open) {
+            (true, None) => open = Some(a.at),
+            (true, Some(start)) => best = best.max(a.at.duration_since(start)),
+            (false, Some(start)) => {
+                best = best.max(a.at.duration_since(start));
+                open = None;
+            }
+            (false, None) => {}
+        }
+    }
+    best
 }
 
 /// A background writer; [`Writer::stop`] joins it and returns its log.
 pub struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<AtomicU64>,
+    /// The latest outcome that was not an acknowledgement, for messages.
+    last_bad: Arc<Mutex<String>>,
     handle: Option<JoinHandle<WriterLog>>,
 }
 
@@ -203,7 +270,9 @@ impl Writer {
     pub fn spawn(seeds: Vec<SocketAddr>, replicas: i64, tag: &str) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
+        let last_bad = Arc::new(Mutex::new(String::new()));
         let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
+        let last_bad2 = last_bad.clone();
         let handle = std::thread::spawn(move || {
             let mut client = Client::new(seeds);
             let mut log = WriterLog {
@@ -222,6 +291,9 @@ impl Writer {
                     acked2.fetch_add(1, Ordering::Relaxed);
                     std::thread::sleep(Duration::from_millis(4));
                 } else {
+                    if let Ok(mut l) = last_bad2.lock() {
+                        *l = format!("{key} (slot {slot}): {outcome:?}");
+                    }
                     std::thread::sleep(Duration::from_millis(20));
                 }
                 log.attempts.push(Attempt { at, slot, outcome });
@@ -231,6 +303,7 @@ impl Writer {
         Writer {
             stop,
             acked,
+            last_bad,
             handle: Some(handle),
         }
     }
@@ -240,10 +313,18 @@ impl Writer {
         self.acked.load(Ordering::Relaxed)
     }
 
-    /// Wait until `more` further writes are acknowledged (bounded).
-    pub fn wait_progress(&self, more: u64, timeout: Duration) -> bool {
-        let target = self.acked() + more;
-        super::poll(timeout, || (self.acked() >= target).then_some(())).is_some()
+    /// Wait until `more` further writes are acknowledged (bounded); the
+    /// error tells how far it got and the last failure.
+    pub fn wait_progress(&self, more: u64, timeout: Duration) -> Result<(), String> {
+        let start = self.acked();
+        let target = start + more;
+        super::poll(timeout, || (self.acked() >= target).then_some(())).ok_or_else(|| {
+            let last = self.last_bad.lock().map(|l| l.clone()).unwrap_or_default();
+            format!(
+                "{} of {more} writes acknowledged in {timeout:?}; last failure: {last}",
+                self.acked() - start
+            )
+        })
     }
 
     pub fn stop(mut self) -> WriterLog {
@@ -265,8 +346,9 @@ fn write_one(client: &mut Client, slot: u16, key: &str, val: &str, replicas: i64
     let set: [&[u8]; 3] = [b"SET", key.as_bytes(), val.as_bytes()];
     let addr = match client.call(slot, &set) {
         Ok((addr, Value::Status(s))) if s == "OK" => addr,
-        Ok((_, Value::Error(e))) => {
-            return Outcome::Failed(e.split(' ').next().unwrap_or("ERR").to_string())
+        Ok((addr, Value::Error(e))) => {
+            let kind = e.split(' ').next().unwrap_or("ERR");
+            return Outcome::Failed(format!("{kind} from {}", addr.ip()));
         }
         Ok((_, other)) => return Outcome::Failed(format!("{other:?}")),
         Err(_) => return Outcome::Failed("io".into()),
@@ -278,7 +360,7 @@ fn write_one(client: &mut Client, slot: u16, key: &str, val: &str, replicas: i64
     match client.call_on(addr, &[b"WAIT", n.as_bytes(), b"1000"]) {
         Ok(Value::Int(k)) if k >= replicas => Outcome::Acked,
         Ok(Value::Int(_)) => Outcome::NotAcked,
-        Ok(_) => Outcome::Failed("WAIT".into()),
+        Ok(other) => Outcome::Failed(format!("WAIT {}", other.text())),
         Err(_) => Outcome::Failed("io".into()),
     }
 }

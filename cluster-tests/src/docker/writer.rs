@@ -15,7 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::resp::{key_slot, Conn, Value};
+use crate::client::key_slot;
+use crate::resp::{Conn, Value};
 
 /// Slot → master cache over a set of seed addresses.
 pub struct Client {
@@ -259,6 +260,8 @@ fn longest_streak<'a>(
 pub struct Writer {
     stop: Arc<AtomicBool>,
     acked: Arc<AtomicU64>,
+    /// Writes the cluster took (acknowledged or not).
+    accepted: Arc<AtomicU64>,
     /// The latest outcome that was not an acknowledgement, for messages.
     last_bad: Arc<Mutex<String>>,
     handle: Option<JoinHandle<WriterLog>>,
@@ -266,10 +269,12 @@ pub struct Writer {
 
 impl Writer {
     /// Write `<tag>:<n>` = `v<n>` for n = 1, 2, … about every 4 ms. With
-    /// `replicas` > 0 each SET is followed by `WAIT replicas 1000`.
+    /// `replicas` > 0 each SET is followed by `WAIT replicas 500`.
     pub fn spawn(seeds: Vec<SocketAddr>, replicas: i64, tag: &str) -> Writer {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(AtomicU64::new(0));
+        let accepted = Arc::new(AtomicU64::new(0));
+        let accepted2 = accepted.clone();
         let last_bad = Arc::new(Mutex::new(String::new()));
         let (stop2, acked2, tag) = (stop.clone(), acked.clone(), tag.to_string());
         let last_bad2 = last_bad.clone();
@@ -286,6 +291,9 @@ impl Writer {
                 let slot = key_slot(key.as_bytes());
                 let at = Instant::now();
                 let outcome = write_one(&mut client, slot, &key, &val, replicas);
+                if !matches!(outcome, Outcome::Failed(_)) {
+                    accepted2.fetch_add(1, Ordering::Relaxed);
+                }
                 if outcome == Outcome::Acked {
                     log.acked.push((key, val));
                     acked2.fetch_add(1, Ordering::Relaxed);
@@ -303,6 +311,7 @@ impl Writer {
         Writer {
             stop,
             acked,
+            accepted,
             last_bad,
             handle: Some(handle),
         }
@@ -316,13 +325,32 @@ impl Writer {
     /// Wait until `more` further writes are acknowledged (bounded); the
     /// error tells how far it got and the last failure.
     pub fn wait_progress(&self, more: u64, timeout: Duration) -> Result<(), String> {
-        let start = self.acked();
+        self.wait_count(&self.acked, "acknowledged", more, timeout)
+    }
+
+    /// Wait until `more` further writes are accepted, acknowledged or not
+    /// (right after a failover the new master has no replica to ack).
+    pub fn wait_accepted(&self, more: u64, timeout: Duration) -> Result<(), String> {
+        self.wait_count(&self.accepted, "accepted", more, timeout)
+    }
+
+    fn wait_count(
+        &self,
+        c: &AtomicU64,
+        what: &str,
+        more: u64,
+        timeout: Duration,
+    ) -> Result<(), String> {
+        let start = c.load(Ordering::Relaxed);
         let target = start + more;
-        super::poll(timeout, || (self.acked() >= target).then_some(())).ok_or_else(|| {
+        let reached = super::poll(timeout, || {
+            (c.load(Ordering::Relaxed) >= target).then_some(())
+        });
+        reached.ok_or_else(|| {
             let last = self.last_bad.lock().map(|l| l.clone()).unwrap_or_default();
             format!(
-                "{} of {more} writes acknowledged in {timeout:?}; last failure: {last}",
-                self.acked() - start
+                "{} of {more} writes {what} in {timeout:?}; last failure: {last}",
+                c.load(Ordering::Relaxed) - start
             )
         })
     }
@@ -357,7 +385,7 @@ fn write_one(client: &mut Client, slot: u16, key: &str, val: &str, replicas: i64
         return Outcome::Acked;
     }
     let n = replicas.to_string();
-    match client.call_on(addr, &[b"WAIT", n.as_bytes(), b"1000"]) {
+    match client.call_on(addr, &[b"WAIT", n.as_bytes(), b"500"]) {
         Ok(Value::Int(k)) if k >= replicas => Outcome::Acked,
         Ok(Value::Int(_)) => Outcome::NotAcked,
         Ok(other) => Outcome::Failed(format!("WAIT {}", other.text())),

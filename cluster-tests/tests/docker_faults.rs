@@ -12,13 +12,10 @@
 //! SHOAL_DOCKER_TESTS=0, or (replica faults) when the build lacks cluster
 //! replicas. Each test prints one `FAULT …` line: recovery time and writes.
 
-mod docker;
-
 use std::time::{Duration, Instant};
 
-use docker::resp::key_slot;
-use docker::writer::{verify, Summary, Writer};
-use docker::DockerCluster;
+use cluster_tests::client::key_slot;
+use cluster_tests::docker::{self, verify, DockerCluster, Summary, Writer};
 
 /// cluster-node-timeout for every test cluster (ms).
 const NODE_TIMEOUT: u64 = 2000;
@@ -267,7 +264,7 @@ fn node_loss_promotes_replica_and_old_master_rejoins() {
     let survivors: Vec<usize> = (0..6).filter(|&i| i != m).collect();
     c.wait_state_ok(&survivors, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
-    if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+    if let Err(e) = writer.wait_accepted(AFTER, PHASE) {
         panic!("writes did not resume after failover: {e}");
     }
     c.start_node(m).unwrap_or_else(|e| panic!("{e}"));
@@ -328,7 +325,7 @@ fn partition_isolated_master_stops_writes_and_rejoins_as_replica() {
     let majority: Vec<usize> = (0..6).filter(|&i| i != m).collect();
     c.wait_state_ok(&majority, PHASE)
         .unwrap_or_else(|e| panic!("{e}"));
-    if let Err(e) = writer.wait_progress(AFTER, PHASE) {
+    if let Err(e) = writer.wait_accepted(AFTER, PHASE) {
         panic!("writes did not resume on the majority side: {e}");
     }
     c.reconnect(m).unwrap_or_else(|e| panic!("{e}"));
@@ -361,7 +358,7 @@ fn partition_isolated_master_stops_writes_and_rejoins_as_replica() {
     );
     assert_eq!(
         stale_now.ok(),
-        Some(docker::resp::Value::Bulk(None)),
+        Some(cluster_tests::Value::Bulk(None)),
         "minority write survived"
     );
     assert_eq!(lost, 0, "acknowledged writes lost");

@@ -9,10 +9,7 @@
 //! The image is built once per test binary from the shoal-server under test
 //! with `docker/stage-rootfs.sh` (the same recipe as `make docker`).
 
-#![allow(dead_code)]
-
 pub mod cluster;
-pub mod resp;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -21,6 +18,7 @@ use std::sync::{Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, Instant};
 
 pub use cluster::DockerCluster;
+pub use writer::{verify, Summary, Writer};
 
 /// Tag of the image built for these tests (rebuilt when the binary changes).
 pub const IMAGE: &str = "shoaltest-image:latest";
@@ -80,11 +78,12 @@ pub fn serial() -> MutexGuard<'static, ()> {
     LOCK.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// The shoal-server binary put into the image.
+/// The shoal-server binary put into the image: `$SHOAL_DOCKER_BIN`, else
+/// the one the other cluster tests use.
 pub fn shoal_bin() -> PathBuf {
     std::env::var_os("SHOAL_DOCKER_BIN")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_shoal-server")))
+        .unwrap_or_else(crate::shoal_bin)
 }
 
 /// Build [`IMAGE`] once per test binary. A previous image with the same tag
@@ -95,7 +94,7 @@ pub fn image() -> Result<&'static str, String> {
         .get_or_init(|| {
             sweep_dead_runs();
             let ctx = tempfile::tempdir().map_err(|e| e.to_string())?;
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/stage-rootfs.sh");
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../docker/stage-rootfs.sh");
             let bin = shoal_bin();
             let out = Command::new(script)
                 .arg(&bin)

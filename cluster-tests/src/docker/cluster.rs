@@ -8,8 +8,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
-use super::resp::{Conn, Value};
 use super::{docker, docker_ok, image, poll};
+use crate::resp::{Conn, Value};
 
 static RUN: AtomicU32 = AtomicU32::new(0);
 
@@ -370,8 +370,18 @@ impl DockerCluster {
     }
 
     /// Freeze every process of the container (SIGSTOP-like, cgroup freezer).
+    /// The cgroup freezer can fail transiently on a loaded host ("unable
+    /// to freeze"): retry a few times.
     pub fn pause(&self, i: usize) -> Result<(), String> {
-        self.verb("pause", i)
+        let mut last = Ok(());
+        for _ in 0..5 {
+            last = self.verb("pause", i);
+            if last.is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+        last
     }
 
     pub fn unpause(&self, i: usize) -> Result<(), String> {

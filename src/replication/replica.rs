@@ -468,7 +468,7 @@ async fn apply(
             send_ack(srv, l).await?;
         } else if !argv.is_empty() {
             let _ = crate::keyspace::replica_ttl::as_master(|| {
-                crate::server::dispatch::execute(srv, sess, argv)
+                crate::server::dispatch::execute(srv, sess, &argv)
             });
             if let Some(pb) = sess.pending_block.take() {
                 srv.ks.blocking.claim_id(pb.id);

@@ -199,6 +199,7 @@ fn store(ctx: &Ctx, db: &Db, dst: &Bytes, out: Vec<Option<Bytes>>) -> CmdResult 
     let mut g = ctx.lock(db, &[dst]);
     if n == 0 {
         if g.remove(dst).is_some() {
+            g.notify(crate::notify::class::GENERIC, "del", dst);
             g.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
         }
         return Ok(Reply::Int(0));
@@ -211,6 +212,7 @@ fn store(ctx: &Ctx, db: &Db, dst: &Bytes, out: Vec<Option<Bytes>>) -> CmdResult 
     let mut prop = vec![Bytes::from_static(b"RPUSH"), dst.clone()];
     prop.extend(l.items.iter().map(|b| Bytes::copy_from_slice(b)));
     g.insert(dst, Entry::new(Value::List(l)));
+    g.notify(crate::notify::class::LIST, "sortstore", dst);
     g.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
     g.propagate(prop);
     Ok(Reply::Int(n as i64))

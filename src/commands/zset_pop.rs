@@ -46,7 +46,7 @@ pub fn pop_and_propagate(
     };
     let items = pop_elements(z, max, count);
     if !items.is_empty() {
-        after_write(g, key);
+        after_write(g, key, if max { "zpopmax" } else { "zpopmin" });
         let name = if max { "ZPOPMAX" } else { "ZPOPMIN" };
         g.propagate(vec![
             Bytes::from_static(name.as_bytes()),
@@ -77,7 +77,7 @@ fn zpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
         None => Vec::new(),
     };
     if !items.is_empty() {
-        after_write(&mut g, key);
+        after_write(&mut g, key, if max { "zpopmax" } else { "zpopmin" });
         g.propagate(argv.to_vec());
     }
     drop(g);

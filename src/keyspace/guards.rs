@@ -127,6 +127,7 @@ impl<'a> KeyGuards<'a> {
             .expired_keys
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.ks.watches.touch(self.db.index(), key, false);
+        self.notify(crate::notify::class::EXPIRED, "expired", key);
         self.effects.push(vec![
             Bytes::from_static(b"DEL"),
             Bytes::copy_from_slice(key),
@@ -204,6 +205,7 @@ impl<'a> KeyGuards<'a> {
                     .stats
                     .expired_keys
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.notify(crate::notify::class::EXPIRED, "expired", key);
                 self.effects.push(vec![
                     Bytes::from_static(b"DEL"),
                     Bytes::copy_from_slice(key),
@@ -212,6 +214,9 @@ impl<'a> KeyGuards<'a> {
             }
             other => other,
         };
+        if old.is_none() {
+            self.notify(crate::notify::class::NEW, "new", key);
+        }
         self.signal(key, true);
         old
     }
@@ -274,6 +279,18 @@ impl<'a> KeyGuards<'a> {
             .stats
             .dirty
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// notifyKeyspaceEvent for a key of this command's database. `new`
+    /// and `expired` are reported here automatically; handlers report
+    /// their own events (type event first, then `del` when a collection
+    /// was emptied, as Redis orders them).
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if self.ks.notify.wants(class) {
+            self.ks
+                .notify
+                .keyspace_event(class, event, key, self.db.index());
+        }
     }
 
     /// Queue a command for the AOF and replicas (deterministic form).

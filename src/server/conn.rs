@@ -48,16 +48,12 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
             _ = info.kill.cancelled() => break,
             _ = srv.shutdown.cancelled() => break,
             Some(msg) = push_rx.recv() => {
-                let mut n = msg.len();
                 conn.out.extend_from_slice(&msg);
-                while let Ok(more) = push_rx.try_recv() {
-                    n += more.len();
-                    conn.out.extend_from_slice(&more);
-                }
+                release_pending(&sess, msg.len());
+                conn.drain_push(&sess, &mut push_rx);
                 if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                     break;
                 }
-                sess.push_pending.fetch_sub(n.min(sess.push_pending.load(Ordering::Relaxed)), Ordering::Relaxed);
                 continue;
             }
             r = rd.read_buf(&mut conn.buf) => match r {
@@ -66,7 +62,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     srv.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     srv.stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
-                    let mut next = conn.process(&srv, &mut sess, &push_tx).await;
+                    let mut next = conn.process(&srv, &mut sess, &push_tx, &mut push_rx).await;
                     loop {
                         if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                             break 'outer;
@@ -79,7 +75,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                                     break 'outer;
                                 };
                                 conn.emit(&mut sess, &reply);
-                                next = conn.process(&srv, &mut sess, &push_tx).await;
+                                next = conn.process(&srv, &mut sess, &push_tx, &mut push_rx).await;
                             }
                         }
                     }
@@ -112,6 +108,7 @@ impl Conn {
         srv: &Arc<Server>,
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
+        push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
     ) -> Next {
         // CLIENT LIST's qbuf: Redis trims its query buffer only after the
         // whole batch ran, so every command sees the full batch.
@@ -132,6 +129,11 @@ impl Conn {
                     }
                     let was_monitor = sess.monitor;
                     let reply = dispatch::execute(srv, sess, argv);
+                    // Messages the command published to this very client
+                    // (PUBLISH to itself, keyspace events of its own
+                    // writes) and anything queued before it ran go out
+                    // before its reply, as in Redis.
+                    self.drain_push(sess, push_rx);
                     if sess.pending_block.is_some() {
                         return Next::Block;
                     }
@@ -229,6 +231,16 @@ impl Conn {
         result
     }
 
+    /// Move every queued push message into the output buffer.
+    fn drain_push(&mut self, sess: &Session, rx: &mut mpsc::UnboundedReceiver<Bytes>) {
+        let mut n = 0;
+        while let Ok(more) = rx.try_recv() {
+            n += more.len();
+            self.out.extend_from_slice(&more);
+        }
+        release_pending(sess, n);
+    }
+
     fn emit(&mut self, sess: &mut Session, reply: &Reply) {
         // RESP3 push messages (subscribe confirmations) are out-of-band:
         // CLIENT REPLY OFF/SKIP does not silence them, as in Redis.
@@ -244,6 +256,15 @@ impl Conn {
             ReplyMode::SkipNext => sess.reply_mode = ReplyMode::Skip,
             ReplyMode::Skip => sess.reply_mode = ReplyMode::On,
         }
+    }
+}
+
+/// Bytes moved from the push queue to the output buffer no longer count
+/// as pending for the pubsub output buffer limits.
+fn release_pending(sess: &Session, n: usize) {
+    if n > 0 {
+        let cur = sess.push_pending.load(Ordering::Relaxed);
+        sess.push_pending.fetch_sub(n.min(cur), Ordering::Relaxed);
     }
 }
 

@@ -313,6 +313,8 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             |k| old_a.contains_raw(k).map(expired),
         );
         ks.swap_dbs(a, b);
+        ks.blocking.signal_db(a);
+        ks.blocking.signal_db(b);
     }
     ctx.srv
         .stats

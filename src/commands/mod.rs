@@ -11,6 +11,7 @@ pub mod coll;
 pub mod config;
 pub mod connection;
 pub mod ctx;
+pub mod debug_data;
 pub mod diag;
 pub mod dump;
 pub mod expire;

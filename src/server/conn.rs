@@ -242,12 +242,10 @@ impl Conn {
     }
 
     fn emit(&mut self, sess: &mut Session, reply: &Reply) {
-        // RESP3 push messages (subscribe confirmations) are out-of-band:
-        // CLIENT REPLY OFF/SKIP does not silence them, as in Redis.
-        if sess.reply_mode != ReplyMode::On
-            && sess.resp == crate::protocol::RespVersion::Resp3
-            && is_push(reply)
-        {
+        // Push messages (subscribe confirmations) are out-of-band: CLIENT
+        // REPLY OFF/SKIP does not silence them in either protocol, as in
+        // Redis 7.0.
+        if sess.reply_mode != ReplyMode::On && is_push(reply) {
             reply.encode(sess.resp, &mut self.out);
         }
         match sess.reply_mode {

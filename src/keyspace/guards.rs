@@ -134,6 +134,16 @@ impl<'a> KeyGuards<'a> {
         ]);
     }
 
+    /// Run `f` on the shard of the first locked slot, if it holds keys
+    /// (keyspace-walking commands that lock one slot at a time).
+    pub fn with_shard<R>(&self, f: impl FnOnce(&SlotShard) -> R) -> Option<R> {
+        self.locked
+            .first()
+            .and_then(|(_, g)| g.as_deref())
+            .filter(|s| !s.is_empty())
+            .map(f)
+    }
+
     /// Look up a live key and record the access (LRU/LFU).
     pub fn get(&mut self, key: &[u8]) -> Option<&Entry> {
         self.get_mut(key).map(|e| &*e)

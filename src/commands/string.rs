@@ -3,8 +3,8 @@
 //! MSETNX. In-place edits live in `string_edit.rs`, counters in
 //! `string_num.rs`, LCS in `lcs.rs`.
 //!
-//! Propagation mirrors Redis 7.0: SET/SETEX/PSETEX with a relative or EXAT
-//! expiry become `SET key value PXAT <ms>` (other options dropped), GETSET
+//! Propagation mirrors Redis 7.0: SET/SETEX/PSETEX with any expiry
+//! become `SET key value PXAT <ms>` (other options dropped), GETSET
 //! becomes SET, GETDEL becomes DEL, GETEX becomes PEXPIREAT, PERSIST or
 //! DEL/UNLINK (already expired EXAT/PXAT).
 
@@ -72,8 +72,6 @@ struct SetOpts {
     keep_ttl: bool,
     /// Absolute expiry in ms.
     expire_at: Option<u64>,
-    /// The expiry was given as PXAT (propagated unchanged).
-    pxat: bool,
 }
 
 /// Parse an expire argument: `unit_ms` is 1000 for EX/EXAT, 1 for PX/PXAT.
@@ -131,7 +129,6 @@ fn parse_set_opts(argv: &[Bytes], now_ms: u64) -> Result<SetOpts, RedisError> {
     // Redis validates the expire value only after every option parsed.
     if let Some((val, (unit, abs))) = expire {
         o.expire_at = Some(parse_expire(val, unit, abs, now_ms, "set")?);
-        o.pxat = unit == 1 && abs;
     }
     Ok(o)
 }
@@ -182,11 +179,11 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if o.expire_at.is_some() {
         g.notify(GENERIC, "expire", key);
     }
-    // Relative and EXAT expiries are propagated as `SET key value PXAT ms`,
-    // dropping the other options, exactly as Redis 7.0 rewrites them.
+    // Any expiry is propagated as `SET key value PXAT ms` (even a PXAT
+    // given in lower case), dropping the other options, as Redis 7.0 does.
     match o.expire_at {
-        Some(at) if !o.pxat => g.propagate(set_pxat(key, &argv[2], at)),
-        _ => g.propagate(argv.to_vec()),
+        Some(at) => g.propagate(set_pxat(key, &argv[2], at)),
+        None => g.propagate(argv.to_vec()),
     }
     Ok(if o.get {
         old.map_or(Reply::Nil, Reply::Bulk)

@@ -70,17 +70,6 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("reload", _) => debug_reload(ctx),
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
-        ("digest", 2) => super::debug_data::digest(ctx),
-        ("digest-value", _) => super::debug_data::digest_value(ctx, &argv[2..]),
-        ("object", 3) => super::debug_data::object(ctx, &argv[2]),
-        ("populate", 3..=5) => super::debug_data::populate(ctx, argv),
-        ("listpack", 3) | ("quicklist", 3 | 4) => super::debug_data::structure(ctx, argv),
-        ("quicklist-packed-threshold", 3) => super::debug_data::packed_threshold(&argv[2]),
-        ("stringmatch-test", 2) => Ok(Reply::Status("Apparently Redis did not crash: test passed")),
-        ("change-repl-id", 2) => {
-            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
-            Ok(Reply::OK)
-        }
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv
@@ -88,6 +77,15 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 .hot
                 .active_expire
                 .store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("object", 3) => super::debug_data::object(ctx, &argv[2]),
+        ("populate", 3..=5) => super::debug_data::populate(ctx, argv),
+        ("listpack", 3) | ("quicklist", 3 | 4) => super::debug_data::structure(ctx, argv),
+        ("quicklist-packed-threshold", 3) => super::debug_data::packed_threshold(&argv[2]),
+        ("stringmatch-test", 2) => Ok(Reply::Status("Apparently Redis did not crash: test passed")),
+        ("change-repl-id", 2) => {
+            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
             Ok(Reply::OK)
         }
         _ => Err(RedisError::err(format!(

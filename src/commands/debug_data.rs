@@ -1,11 +1,7 @@
 //! DEBUG subcommands that inspect or generate data (Redis's debug.c):
-//! DIGEST, DIGEST-VALUE, OBJECT, POPULATE, LISTPACK, QUICKLIST,
-//! QUICKLIST-PACKED-THRESHOLD, STRINGMATCH-TEST, CHANGE-REPL-ID.
+//! OBJECT, POPULATE, LISTPACK, QUICKLIST, QUICKLIST-PACKED-THRESHOLD
+//! (DIGEST and DIGEST-VALUE live in `digest.rs`).
 //!
-//! Digests are content hashes with Redis's shape (20 bytes as hex, all
-//! zeros for a missing key or an empty dataset): order-sensitive for
-//! strings and lists, order-insensitive for sets and hashes, so a copy,
-//! a reload or a replica of a value has the digest of the original.
 //! Shoal's compact encodings are not Redis's byte layouts, so DEBUG
 //! LISTPACK/QUICKLIST print nothing but reply as Redis does.
 
@@ -16,87 +12,6 @@ use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
-use crate::util::sha1::{hex, Sha1};
-
-type Digest = [u8; 20];
-
-/// `d = sha1(d ^ sha1(data))`: order-sensitive mixing.
-fn mix(d: &mut Digest, data: &[u8]) {
-    xor(d, data);
-    *d = Sha1::digest(d);
-}
-
-/// `d ^= sha1(data)`: order-insensitive mixing.
-fn xor(d: &mut Digest, data: &[u8]) {
-    for (a, b) in d.iter_mut().zip(Sha1::digest(data)) {
-        *a ^= b;
-    }
-}
-
-fn xor_digest(d: &mut Digest, other: &Digest) {
-    for (a, b) in d.iter_mut().zip(other) {
-        *a ^= b;
-    }
-}
-
-/// Mix the digest of a value into `d`.
-fn value_digest(d: &mut Digest, v: &Value) {
-    match v {
-        Value::Str(s) => s.with_bytes(|b| mix(d, b)),
-        Value::List(l) => {
-            for it in &l.items {
-                mix(d, it);
-            }
-        }
-        Value::Set(s) => {
-            for m in s.members() {
-                xor(d, &m);
-            }
-        }
-        Value::Hash(h) => {
-            for (f, val) in h.iter() {
-                let mut e = [0u8; 20];
-                mix(&mut e, f);
-                mix(&mut e, val);
-                xor_digest(d, &e);
-            }
-        }
-        Value::ZSet(z) => {
-            for (m, score) in z.iter() {
-                let mut e = [0u8; 20];
-                mix(&mut e, m);
-                mix(&mut e, crate::util::numfmt::fmt_g17(score).as_bytes());
-                xor_digest(d, &e);
-            }
-        }
-    }
-}
-
-/// DEBUG DIGEST: one digest of every key, value and expiry of every db.
-pub fn digest(ctx: &mut Ctx) -> CmdResult {
-    let _gate = ctx.exclusive();
-    let mut total = [0u8; 20];
-    for i in 0..ctx.ks().db_count() {
-        let db = ctx.ks().db(i);
-        if db.is_empty() {
-            continue;
-        }
-        mix(&mut total, &(i as u32).to_le_bytes());
-        db.for_each_shard(|_, shard| {
-            for (k, e) in shard.iter() {
-                let mut kd = [0u8; 20];
-                mix(&mut kd, k);
-                value_digest(&mut kd, &e.value);
-                if e.expire_at != 0 {
-                    mix(&mut kd, b"!!expire!!");
-                    mix(&mut kd, &e.expire_at.to_le_bytes());
-                }
-                xor_digest(&mut total, &kd);
-            }
-        });
-    }
-    Ok(Reply::StatusOwned(hex(&total)))
-}
 
 /// The entry of `key` as stored, logically expired or not (DEBUG looks
 /// keys up without expiring them).
@@ -104,23 +19,6 @@ fn raw_entry<R>(ctx: &Ctx, key: &[u8], f: impl FnOnce(Option<&Entry>) -> R) -> R
     let db = ctx.db();
     let g = db.lock_slot(crate::keyspace::key_slot(key));
     f(g.as_ref().and_then(|s| s.get(key)))
-}
-
-/// DEBUG DIGEST-VALUE key...: the digest of each value (zeros if missing).
-pub fn digest_value(ctx: &mut Ctx, keys: &[Bytes]) -> CmdResult {
-    let out = keys
-        .iter()
-        .map(|k| {
-            let mut d = [0u8; 20];
-            raw_entry(ctx, k, |e| {
-                if let Some(e) = e {
-                    value_digest(&mut d, &e.value);
-                }
-            });
-            Reply::StatusOwned(hex(&d))
-        })
-        .collect();
-    Ok(Reply::Array(out))
 }
 
 /// DEBUG OBJECT key: Redis's one-line description. The address is the

@@ -7,5 +7,4 @@ pub mod glob;
 pub mod ldouble;
 pub mod numfmt;
 pub mod numparse;
-pub mod sha1;
 pub mod split;

@@ -70,6 +70,11 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("reload", _) => debug_reload(ctx),
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
+        ("digest", 2) => {
+            let dbs: Vec<_> = (0..ctx.ks().db_count()).map(|i| ctx.ks().db(i)).collect();
+            Ok(super::digest::dataset(&dbs))
+        }
+        ("digest-value", _) => Ok(super::digest::values(&ctx.db(), &argv[2..])),
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv

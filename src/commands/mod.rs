@@ -13,6 +13,7 @@ pub mod connection;
 pub mod ctx;
 pub mod debug_data;
 pub mod diag;
+pub mod digest;
 pub mod dump;
 pub mod expire;
 pub mod generic;

@@ -128,16 +128,27 @@ impl Conn {
                         return Next::Close;
                     }
                     let was_monitor = sess.monitor;
-                    let reply = dispatch::execute(srv, sess, argv);
-                    // Messages the command published to this very client
-                    // (PUBLISH to itself, keyspace events of its own
-                    // writes) and anything queued before it ran go out
-                    // before its reply, as in Redis.
+                    // Messages queued before the command ran precede its
+                    // reply (an UNSUBSCRIBE confirmation follows every
+                    // message published before it).
                     self.drain_push(sess, push_rx);
+                    let reply = dispatch::execute(srv, sess, argv);
                     if sess.pending_block.is_some() {
+                        self.drain_push(sess, push_rx);
                         return Next::Block;
                     }
-                    self.emit(sess, &reply);
+                    if is_subscribe(&reply) {
+                        // A subscribe confirmation precedes every message
+                        // of the new subscription.
+                        self.emit(sess, &reply);
+                        self.drain_push(sess, push_rx);
+                    } else {
+                        // What the command published to this very client
+                        // (PUBLISH to itself, events of its own writes)
+                        // precedes its reply, as in Redis.
+                        self.drain_push(sess, push_rx);
+                        self.emit(sess, &reply);
+                    }
                     if sess.monitor && !was_monitor {
                         srv.monitors.add(sess.id, push.clone());
                     }
@@ -263,6 +274,21 @@ fn release_pending(sess: &Session, n: usize) {
     if n > 0 {
         let cur = sess.push_pending.load(Ordering::Relaxed);
         sess.push_pending.fetch_sub(n.min(cur), Ordering::Relaxed);
+    }
+}
+
+/// A (P|S)SUBSCRIBE confirmation (one push per channel).
+fn is_subscribe(reply: &Reply) -> bool {
+    let first = match reply {
+        Reply::Multi(items) => items.first(),
+        other => Some(other),
+    };
+    match first {
+        Some(Reply::Push(parts)) => matches!(
+            parts.first(),
+            Some(Reply::Bulk(k)) if k.ends_with(b"subscribe") && !k.ends_with(b"unsubscribe")
+        ),
+        _ => false,
     }
 }
 

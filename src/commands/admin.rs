@@ -68,13 +68,36 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("reload", _) => debug_reload(ctx),
+        ("set-skip-checksum-validation", 3) => {
+            let on = args::int(&argv[2])? != 0;
+            crate::persistence::rdb::payload::SKIP_CHECKSUM.store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("populate", 3..=5) => super::digest::populate(ctx, &argv[2..]),
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
+            Ok(Reply::OK)
+        }
+        ("digest-value", _) => super::digest::digest_value(ctx, &argv[2..]),
+        ("digest", 2) => {
+            let _gate = ctx.exclusive();
+            let d = super::digest::dataset(ctx.ks());
+            Ok(Reply::StatusOwned(d))
+        }
+        ("aof-flush-sleep", 3) => {
+            let us = args::int(&argv[2])?.max(0) as u64;
+            if let Some(w) = ctx.srv.aof.writer() {
+                w.flush_sleep_us.store(us, Ordering::Relaxed);
+            }
+            Ok(Reply::OK)
+        }
+        ("loadaof", 2) => {
+            let _gate = ctx.exclusive();
+            crate::persistence::aof::debug_loadaof(ctx.srv);
+            Ok(Reply::OK)
+        }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
-        ("digest", 2) => {
-            let dbs: Vec<_> = (0..ctx.ks().db_count()).map(|i| ctx.ks().db(i)).collect();
-            Ok(super::digest::dataset(&dbs))
-        }
-        ("digest-value", _) => Ok(super::digest::values(&ctx.db(), &argv[2..])),
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv
@@ -85,7 +108,6 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             Ok(Reply::OK)
         }
         ("object", 3) => super::debug_data::object(ctx, &argv[2]),
-        ("populate", 3..=5) => super::debug_data::populate(ctx, argv),
         ("listpack", 3) | ("quicklist", 3 | 4) => super::debug_data::structure(ctx, argv),
         ("quicklist-packed-threshold", 3) => super::debug_data::packed_threshold(&argv[2]),
         ("stringmatch-test", 2) => Ok(Reply::Status("Apparently Redis did not crash: test passed")),

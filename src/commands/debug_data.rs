@@ -1,6 +1,6 @@
 //! DEBUG subcommands that inspect or generate data (Redis's debug.c):
-//! OBJECT, POPULATE, LISTPACK, QUICKLIST, QUICKLIST-PACKED-THRESHOLD
-//! (DIGEST and DIGEST-VALUE live in `digest.rs`).
+//! OBJECT, LISTPACK, QUICKLIST, QUICKLIST-PACKED-THRESHOLD
+//! (DIGEST, DIGEST-VALUE and POPULATE live in `digest.rs`).
 //!
 //! Shoal's compact encodings are not Redis's byte layouts, so DEBUG
 //! LISTPACK/QUICKLIST print nothing but reply as Redis does.
@@ -11,7 +11,7 @@ use super::ctx::Ctx;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::protocol::Reply;
-use crate::types::{Entry, StrValue, Value};
+use crate::types::{Entry, Value};
 
 /// The entry of `key` as stored, logically expired or not (DEBUG looks
 /// keys up without expiring them).
@@ -49,37 +49,6 @@ pub fn object(ctx: &mut Ctx, key: &[u8]) -> CmdResult {
         })
     });
     line.map(Reply::StatusOwned).ok_or(RedisError::NoSuchKey)
-}
-
-/// DEBUG POPULATE count [prefix] [size]: create `prefix:N` string keys
-/// that do not exist yet, with values `value:N` (padded or cut to size).
-pub fn populate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let positive = || RedisError::err("value is out of range, must be positive");
-    let count = args::int(&argv[2]).map_err(|_| positive())?;
-    let count = u64::try_from(count).map_err(|_| positive())?;
-    let size = match argv.get(4) {
-        Some(a) => {
-            usize::try_from(args::int(a).map_err(|_| positive())?).map_err(|_| positive())?
-        }
-        None => 0,
-    };
-    let prefix = argv.get(3).map_or(&b"key"[..], |p| &p[..]);
-    let db = ctx.db();
-    for j in 0..count {
-        let mut key = prefix.to_vec();
-        key.push(b':');
-        key.extend_from_slice(j.to_string().as_bytes());
-        let mut g = ctx.lock(&db, &[&key]);
-        if g.exists(&key) {
-            continue;
-        }
-        let mut val = format!("value:{j}").into_bytes();
-        if size > 0 {
-            val.resize(size, 0);
-        }
-        g.insert(&key, Entry::new(Value::Str(StrValue::from_bytes(&val))));
-    }
-    Ok(Reply::OK)
 }
 
 /// DEBUG LISTPACK / QUICKLIST key: Redis prints the structure to stdout.

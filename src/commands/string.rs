@@ -179,11 +179,19 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if o.expire_at.is_some() {
         g.notify(GENERIC, "expire", key);
     }
-    // Any expiry is propagated as `SET key value PXAT ms` (even a PXAT
-    // given in lower case), dropping the other options, as Redis 7.0 does.
+    // Any expiry (EX/PX/EXAT/PXAT) is propagated as `SET key value PXAT ms`,
+    // dropping the other options, exactly as Redis 7.0.15 rewrites them.
+    // Without an expiry, Redis drops every GET option.
     match o.expire_at {
         Some(at) => g.propagate(set_pxat(key, &argv[2], at)),
-        None => g.propagate(argv.to_vec()),
+        None if o.get => g.propagate(
+            argv.iter()
+                .enumerate()
+                .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+                .map(|(_, a)| a.clone())
+                .collect(),
+        ),
+        _ => g.propagate(argv.to_vec()),
     }
     Ok(if o.get {
         old.map_or(Reply::Nil, Reply::Bulk)

@@ -4,8 +4,10 @@
 //! the bus codecs and links live under `bus`.
 
 pub mod bus;
+pub mod failover;
 pub mod gossip;
 pub mod nodes_conf;
+pub mod role;
 pub mod routing;
 pub mod slots;
 pub mod state;
@@ -27,6 +29,8 @@ pub struct Cluster {
     map: ArcSwap<SlotMap>,
     /// Outbound bus links.
     pub links: bus::link::Links,
+    /// The master address replication follows (`role::reconcile`).
+    pub following: role::Following,
 }
 
 impl Cluster {
@@ -53,6 +57,7 @@ impl Cluster {
             state: Mutex::new(st),
             map,
             links: Default::default(),
+            following: Default::default(),
         };
         c.with(cfg, |_| ());
         c

@@ -92,6 +92,8 @@ pub struct Node {
     pub meet: bool,
     /// When the node object was created (handshake timeout).
     pub ctime: u64,
+    /// When this node (a master) last got our vote for one of its replicas.
+    pub voted_time: u64,
 }
 
 impl Node {
@@ -117,6 +119,7 @@ impl Node {
             fail_time: 0,
             meet: false,
             ctime: crate::util::clock::now_ms(),
+            voted_time: 0,
         }
     }
 
@@ -155,6 +158,8 @@ pub struct ClusterState {
     pub blacklist: HashMap<NodeId, u64>,
     /// When this node started (a master waits before declaring the cluster ok).
     pub start_ms: u64,
+    /// Election and manual-failover progress (`cluster::failover`).
+    pub fo: super::failover::FailoverState,
 }
 
 /// Errors of slot-changing commands, with Redis's texts.
@@ -180,6 +185,7 @@ impl ClusterState {
             stats_received: BTreeMap::new(),
             blacklist: HashMap::new(),
             start_ms: crate::util::clock::now_ms(),
+            fo: Default::default(),
         }
     }
 

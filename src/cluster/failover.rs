@@ -496,3 +496,7 @@ pub fn bump_epoch_without_consensus(st: &mut ClusterState) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+#[path = "failover_tests.rs"]
+mod tests;

@@ -66,11 +66,28 @@ fn write_snapshot(
 ) -> std::io::Result<()> {
     let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let file = std::fs::File::create(&tmp)?;
-    let mut w = RdbWriter::new(
+    let out = write_rdb(
+        dbs,
         std::io::BufWriter::with_capacity(1 << 16, file),
         compress,
         checksum,
-    );
+        locked,
+    )?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Encode every database as an RDB stream into `out` (a file, or the pipe
+/// of a diskless replication transfer). Returns the flushed writer.
+fn write_rdb<W: std::io::Write>(
+    dbs: &[Arc<Db>],
+    out: W,
+    compress: bool,
+    checksum: bool,
+    locked: bool,
+) -> std::io::Result<W> {
+    let mut w = RdbWriter::new(out, compress, checksum);
     w.header()?;
     w.aux("redis-ver", crate::REDIS_VERSION)?;
     w.aux("redis-bits", "64")?;
@@ -99,9 +116,7 @@ fn write_snapshot(
     }
     let mut out = w.finish()?;
     std::io::Write::flush(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    Ok(out)
 }
 
 fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
@@ -159,6 +174,29 @@ pub fn fork_snapshot(
     crate::util::fork::fork_child(move || {
         match write_snapshot(&dbs, &path, compress, checksum, false) {
             Ok(()) => 0,
+            Err(_) => 1,
+        }
+    })
+    .map_err(|e| format!("Can't save in background: fork: {e}"))
+}
+
+/// Like `fork_snapshot`, but the child streams the RDB into `out` (the
+/// write end of a pipe) for a diskless full sync. The parent's copy of
+/// `out` is closed on return so the reader sees EOF when the child exits.
+pub fn fork_snapshot_stream(
+    srv: &Server,
+    out: std::io::PipeWriter,
+    at_fork: impl FnOnce(),
+) -> Result<i32, String> {
+    let dbs = all_dbs(&srv.ks);
+    let compress = srv.config.get_bool("rdbcompression");
+    let checksum = srv.config.get_bool("rdbchecksum");
+    let _gate = srv.ks.gate.write();
+    at_fork();
+    crate::util::fork::fork_child(move || {
+        let w = std::io::BufWriter::with_capacity(1 << 16, out);
+        match write_rdb(&dbs, w, compress, checksum, false) {
+            Ok(_) => 0,
             Err(_) => 1,
         }
     })
@@ -253,11 +291,16 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
+    load_bytes(srv, &data, gate_held)
+}
+
+/// Load an RDB image (a file's content or a full-sync payload).
+pub fn load_bytes(srv: &Server, data: &[u8], gate_held: bool) -> Result<u64, String> {
     let now = clock::now_ms();
     let ks = &srv.ks;
     let mut n = 0u64;
     let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
-    decode::load_with(&data, limits, |item| {
+    decode::load_with(data, limits, |item| {
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
         }

@@ -71,6 +71,8 @@ pub struct Server {
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
     pub pubsub: crate::pubsub::PubSub,
+    /// Replication state (both roles).
+    pub repl: Arc<crate::replication::Replication>,
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
 }
@@ -116,6 +118,7 @@ impl Server {
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
             pubsub: Default::default(),
+            repl: Default::default(),
             cluster,
         })
     }
@@ -155,6 +158,7 @@ pub fn run(config: Config) -> i32 {
             return 1;
         }
         crate::info::resources::record_startup();
+        crate::replication::start(&srv);
         listener::serve(srv).await
     })
 }

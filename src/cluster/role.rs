@@ -12,22 +12,7 @@ use std::sync::Arc;
 
 use crate::server::{PauseKind, Server};
 
-/// Stand-ins for the replica side of replication (being built on the
-/// `repl` branch, which exposes these names in `crate::replication`).
-mod repl {
-    use std::sync::Arc;
-
-    use crate::server::Server;
-
-    pub fn follow(_srv: &Arc<Server>, _host: &str, _port: u16) {}
-    pub fn promote(_srv: &Arc<Server>) {}
-    pub fn repl_offset(_srv: &Arc<Server>) -> i64 {
-        0
-    }
-    pub fn master_link_down_since(_srv: &Arc<Server>) -> Option<u64> {
-        None
-    }
-}
+use crate::replication as repl;
 
 /// The address replication was last told to follow (None: master role).
 #[derive(Default)]

@@ -63,6 +63,10 @@ pub struct Settings {
     pub repl_ping_period: u64,
     /// cluster-replica-no-failover.
     pub replica_no_failover: bool,
+    /// cluster-migration-barrier.
+    pub migration_barrier: usize,
+    /// cluster-allow-replica-migration.
+    pub allow_replica_migration: bool,
 }
 
 fn flags_of(n: &Node) -> NodeFlags {

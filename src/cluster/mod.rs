@@ -7,6 +7,7 @@ pub mod bus;
 pub mod failover;
 pub mod gossip;
 pub mod nodes_conf;
+pub mod replica_migration;
 pub mod role;
 pub mod routing;
 pub mod slots;

@@ -94,6 +94,11 @@ pub struct Node {
     pub ctime: u64,
     /// When this node (a master) last got our vote for one of its replicas.
     pub voted_time: u64,
+    /// The master had replicas once: it is a replica migration target when
+    /// orphaned (CLUSTER_NODE_MIGRATE_TO).
+    pub migrate_to: bool,
+    /// Since when the master has no working replica (ms, 0 = not orphaned).
+    pub orphaned_time: u64,
 }
 
 impl Node {
@@ -120,6 +125,8 @@ impl Node {
             meet: false,
             ctime: crate::util::clock::now_ms(),
             voted_time: 0,
+            migrate_to: false,
+            orphaned_time: 0,
         }
     }
 

@@ -42,6 +42,8 @@ pub fn settings(srv: &Server) -> Settings {
         validity_factor: srv.config.get_i64("cluster-replica-validity-factor").max(0) as u64,
         repl_ping_period: srv.config.get_i64("repl-ping-replica-period").max(1) as u64,
         replica_no_failover: srv.config.get_bool("cluster-replica-no-failover"),
+        migration_barrier: srv.config.get_i64("cluster-migration-barrier").max(0) as usize,
+        allow_replica_migration: srv.config.get_bool("cluster-allow-replica-migration"),
     }
 }
 
@@ -266,6 +268,7 @@ async fn cron(srv: Arc<Server>) {
             crate::cluster::role::refresh(&srv, st);
             let mut out = gossip::cron(st, &s, now, tick);
             out.extend(failover::cron(st, &s, now));
+            crate::cluster::replica_migration::cron(st, &s, now, &mut out);
             out
         });
         perform(&srv, actions, None);

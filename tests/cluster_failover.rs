@@ -20,14 +20,20 @@ const NODE_TIMEOUT: &str = "1000";
 struct Node {
     port: u16,
     dir: PathBuf,
+    bin: PathBuf,
     child: Option<Child>,
 }
 
 impl Node {
     fn start(dir: &Path, port: u16) -> Node {
+        Node::start_bin(dir, port, shoal_bin())
+    }
+
+    fn start_bin(dir: &Path, port: u16, bin: PathBuf) -> Node {
         let mut n = Node {
             port,
             dir: dir.join(port.to_string()),
+            bin,
             child: None,
         };
         std::fs::create_dir_all(&n.dir).expect("node dir");
@@ -38,7 +44,7 @@ impl Node {
     fn spawn(&mut self) {
         let port = self.port.to_string();
         let dir = self.dir.display().to_string();
-        let child = Command::new(shoal_bin())
+        let child = Command::new(&self.bin)
             .args(["--port", &port, "--bind", "127.0.0.1", "--save", ""])
             .args(["--appendonly", "no", "--dir", &dir])
             .args(["--cluster-enabled", "yes", "--cluster-config-file"])
@@ -124,6 +130,11 @@ impl Drop for Node {
 fn six_node_cluster(dir: &Path) -> Option<Vec<Node>> {
     which("redis-cli")?;
     let nodes: Vec<Node> = (0..6).map(|_| Node::start(dir, free_port())).collect();
+    create(nodes)
+}
+
+/// Join the nodes with `redis-cli --cluster create --cluster-replicas 1`.
+fn create(nodes: Vec<Node>) -> Option<Vec<Node>> {
     let addrs: Vec<String> = nodes
         .iter()
         .map(|n| format!("127.0.0.1:{}", n.port))
@@ -296,4 +307,73 @@ fn manual_failover_keeps_writes() {
     assert!(wait_until(Duration::from_secs(10), || nodes
         .iter()
         .all(|n| n.info("cluster_state") == "ok")));
+}
+
+/// The index of a replica whose master is of the other kind (`bin` names).
+fn cross_pair(nodes: &[Node], master_is_shoal: bool) -> Option<(usize, usize)> {
+    let shoal = shoal_bin();
+    for (ri, r) in nodes.iter().enumerate() {
+        let Some(mid) = r.master_id() else { continue };
+        let mi = nodes.iter().position(|n| n.id() == mid)?;
+        if (nodes[mi].bin == shoal) == master_is_shoal && (r.bin == shoal) != master_is_shoal {
+            return Some((mi, ri));
+        }
+    }
+    None
+}
+
+fn key_of_master(nodes: &[Node], mi: usize) -> String {
+    (0..10_000)
+        .map(|i| format!("key{i}"))
+        .find(|k| nodes[mi].text(&["GET", k]).starts_with('$'))
+        .expect("a key served by the master")
+}
+
+/// A Redis replica fails over a Shoal master and a Shoal replica fails
+/// over a Redis master, in one cluster built by redis-cli.
+#[test]
+fn mixed_cluster_failover_both_ways() {
+    let Some(redis) = which("redis-server") else {
+        eprintln!("SKIPPED: redis-server not installed");
+        return;
+    };
+    if which("redis-cli").is_none() {
+        eprintln!("SKIPPED: redis-cli not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    // redis-cli pairs the 4th, 5th, 6th nodes with the 3rd, 1st, 2nd masters.
+    let kinds = [true, false, true, false, true, true];
+    let nodes: Vec<Node> = kinds
+        .iter()
+        .map(|&shoal| {
+            let bin = if shoal { shoal_bin() } else { redis.clone() };
+            Node::start_bin(dir.path(), free_port(), bin)
+        })
+        .collect();
+    let mut nodes = create(nodes).expect("cluster");
+    for master_is_shoal in [true, false] {
+        let (mi, ri) = cross_pair(&nodes, master_is_shoal).expect("a mixed shard");
+        let tag = key_of_master(&nodes, mi);
+        let ok = wait_until(Duration::from_secs(15), || {
+            nodes[ri]
+                .text(&["INFO", "replication"])
+                .contains("master_link_status:up")
+        });
+        assert!(ok, "replica link not up");
+        write_keys(&nodes[mi], &tag, 30);
+        nodes[mi].kill();
+        let promoted = wait_until(Duration::from_secs(20), || {
+            nodes[ri].is_master()
+                && nodes
+                    .iter()
+                    .filter(|n| n.child.is_some())
+                    .all(|n| n.info("cluster_state") == "ok")
+        });
+        assert!(
+            promoted,
+            "replica not promoted (master shoal: {master_is_shoal})"
+        );
+        assert!(keys_present(&nodes[ri], &tag, 30), "writes lost");
+    }
 }

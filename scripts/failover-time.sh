@@ -49,8 +49,8 @@ wait_ok() { # port... ; all report cluster_state:ok
   return 1
 }
 
-one_round() { # name bin base
-  local name=$1 bin=$2 base=$3 dir="$WORK/$1-$3" ports=() p
+one_round() { # name bin base round
+  local name=$1 bin=$2 base=$3 dir="$WORK/$1-$4" ports=() p
   mkdir -p "$dir"
   for i in 1 2 3 4 5 6; do ports+=($((base + i))); start_node "$bin" $((base + i)) "$dir"; done
   for p in "${ports[@]}"; do
@@ -66,7 +66,12 @@ one_round() { # name bin base
     $3 ~ /master/ { for (i = 9; i <= NF; i++) { split($i, r, "-"); if (r[2] == "") r[2] = r[1];
       if (s + 0 >= r[1] + 0 && s + 0 <= r[2] + 0) { split($2, a, "[:@]"); print a[2] " " $1 } } }')
   master_id=${owner#* }; owner=${owner% *}
-  replica=$(redis-cli -p "${ports[0]}" cluster nodes | awk -v m="$master_id" '$4 == m { split($2, a, "[:@]"); print a[2] }' | head -1)
+  replica=""
+  for _ in $(seq 1 200); do # gossip may not have spread the replica's role yet
+    replica=$(redis-cli -p "${ports[0]}" cluster nodes | awk -v m="$master_id" '$4 == m { split($2, a, "[:@]"); print a[2] }' | head -1)
+    [ -n "$replica" ] && break
+    sleep 0.1
+  done
   # Wait for the replica link, write keys, WAIT 1.
   for _ in $(seq 1 200); do
     redis-cli -p "$replica" info replication | grep -q 'master_link_status:up' && break
@@ -87,7 +92,7 @@ one_round() { # name bin base
   done
   t1=$(now_ms)
   local present
-  present=$(redis-cli -p "$replica" eval "local n=0 for i=1,$KEYS do if redis.call('get','{ft}k'..i) then n=n+1 end end return n" 0 2>/dev/null || echo "?")
+  present=$(for i in $(seq 1 "$KEYS"); do echo "GET {ft}k$i"; done | redis-cli -p "$replica" | grep -c '^v' || true)
   echo "$name round: failover_ms=$((t1 - t0)) wait1_acked=$acked keys_present=$present/$KEYS"
   echo "$name $((t1 - t0))" >>"$WORK/results"
   for p in "${ports[@]}"; do kill -9 "$(cat "$dir/$p.pid")" 2>/dev/null || true; done
@@ -95,8 +100,8 @@ one_round() { # name bin base
 }
 
 for r in $(seq 1 "$ROUNDS"); do
-  one_round shoal "$SHOAL_BIN" $((BASE + (r % 2) * 10))
-  if [ -n "$REDIS_BIN" ]; then one_round redis "$REDIS_BIN" $((BASE + 20 + (r % 2) * 10)); fi
+  one_round shoal "$SHOAL_BIN" $((BASE + (r % 2) * 10)) "$r"
+  if [ -n "$REDIS_BIN" ]; then one_round redis "$REDIS_BIN" $((BASE + 20 + (r % 2) * 10)) "$r"; fi
 done
 echo "--- cluster-node-timeout $TIMEOUT ms, median failover time (SIGKILL -> replica master + cluster_state:ok everywhere)"
 for name in shoal redis; do

@@ -322,7 +322,16 @@ fn on_pong(
     out: &mut Vec<Action>,
 ) {
     let h = &msg.header;
-    let Some(link_node) = link.node else { return };
+    let Some(link_node) = link.node else {
+        // A PONG on an inbound link (a broadcast, e.g. after a failover):
+        // no liveness information, but the sender's role, slots and gossip
+        // count, as in Redis's clusterProcessPacket.
+        if known {
+            sender_view(st, msg, now, out);
+            gossip_section(st, h.sender, p, now, out);
+        }
+        return;
+    };
     let handshaking = st.nodes.get(&link_node).is_some_and(|n| n.flags.handshake);
     if handshaking {
         if known {
@@ -608,6 +617,10 @@ fn mark_failing_if_needed(st: &mut ClusterState, id: NodeId, now: u64, out: &mut
     n.flags.pfail = false;
     n.flags.fail = true;
     n.fail_time = now;
+    tracing::info!(
+        "Marking node {} as failing (quorum reached).",
+        super::state::id_str(&id)
+    );
     let header = Header {
         sender: st.myself,
         current_epoch: Epoch(st.current_epoch),

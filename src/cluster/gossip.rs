@@ -410,7 +410,7 @@ fn sender_view(st: &mut ClusterState, msg: &Msg, now: u64, out: &mut Vec<Action>
     if is_master {
         // A master that became a replica loses its slots; a master's claimed
         // slots win when its config epoch is newer.
-        let changed = (0..SLOTS as u16).any(|s| h.myslots.get(s) != n.slots.get(s));
+        let changed = h.myslots != n.slots;
         if changed {
             update_slots(st, h.sender, h.config_epoch.0, &h.myslots, out);
         }

@@ -167,6 +167,8 @@ pub struct ClusterState {
     pub start_ms: u64,
     /// Election and manual-failover progress (`cluster::failover`).
     pub fo: super::failover::FailoverState,
+    /// Bumped whenever `owners` changes (the routing snapshot depends on it).
+    pub owners_gen: u64,
 }
 
 /// Errors of slot-changing commands, with Redis's texts.
@@ -193,6 +195,7 @@ impl ClusterState {
             blacklist: HashMap::new(),
             start_ms: crate::util::clock::now_ms(),
             fo: Default::default(),
+            owners_gen: 0,
         }
     }
 
@@ -219,6 +222,9 @@ impl ClusterState {
             if let Some(n) = self.nodes.get_mut(&o) {
                 n.slots.set(slot, true);
             }
+        }
+        if self.owners[usize::from(slot)] != owner {
+            self.owners_gen += 1;
         }
         self.owners[usize::from(slot)] = owner;
     }
@@ -409,6 +415,7 @@ impl ClusterState {
         for s in 0..SLOTS {
             if self.owners[s] == Some(id) {
                 self.owners[s] = None;
+                self.owners_gen += 1;
             }
         }
         self.migrating.retain(|_, n| *n != id);

@@ -205,6 +205,10 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
 
 fn on_msg(srv: &Arc<Server>, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
     let Some(cl) = &srv.cluster else { return };
+    let filter = cl.drop_filter.load(std::sync::atomic::Ordering::Relaxed);
+    if filter == i64::from(m.body.type_id()) {
+        return;
+    }
     let s = settings(srv);
     let now = clock::now_ms();
     let actions = cl.with(&srv.config, |st| {

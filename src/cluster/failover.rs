@@ -79,6 +79,9 @@ pub enum Mode {
 /// Make myself a replica of `master` (clusterSetMaster): open slots are
 /// closed and any manual failover is abandoned.
 pub fn set_master(st: &mut ClusterState, master: NodeId, out: &mut Vec<Action>) {
+    // While still a master: lifts a manual-failover write pause, which
+    // would otherwise delay the MOVED replies of the new replica.
+    reset_manual(st, out);
     let me = st.me_mut();
     if me.flags.master {
         me.flags.master = false;
@@ -89,7 +92,6 @@ pub fn set_master(st: &mut ClusterState, master: NodeId, out: &mut Vec<Action>) 
     let me = st.me_mut();
     me.flags.replica = true;
     me.master = Some(master);
-    reset_manual(st, out);
     out.push(Action::Persist);
 }
 

@@ -56,8 +56,10 @@ pub fn start(srv: Arc<Server>) {
         let listener = match TcpListener::bind(("0.0.0.0", cport)).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!("Could not bind the cluster bus port {cport}: {e}");
-                return;
+                // A node without its bus cannot take part in the cluster:
+                // Redis aborts at start-up in this case too.
+                tracing::warn!("Failed listening on port {cport} (cluster), aborting: {e}");
+                std::process::exit(1);
             }
         };
         loop {

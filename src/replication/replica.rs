@@ -314,6 +314,10 @@ fn load(srv: &Server, payload: &[u8]) -> Res<u64> {
         std::thread::spawn(move || drop(old));
     }
     crate::persistence::save::load_bytes(srv, payload, true)
+        .map(|(n, _)| n)
+        .map_err(|e| {
+            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
+        })
 }
 
 fn master_session(srv: &Server, m: &MasterAddr) -> Session {

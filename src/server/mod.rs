@@ -70,6 +70,7 @@ pub struct Server {
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
+    pub aof: crate::persistence::aof::Aof,
     pub pubsub: crate::pubsub::PubSub,
     /// Replication state (both roles).
     pub repl: Arc<crate::replication::Replication>,
@@ -117,6 +118,7 @@ impl Server {
             loading: AtomicBool::new(false),
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
+            aof: Default::default(),
             pubsub: Default::default(),
             repl: Default::default(),
             cluster,
@@ -125,6 +127,10 @@ impl Server {
 
     /// Ask the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self, mode: ShutdownMode) {
+        // Flush and fsync the AOF before any client sees its connection
+        // close, as Redis does before exiting. The writer stays attached,
+        // so a write acknowledged from now on is still persisted.
+        crate::persistence::aof::flush(self);
         *self.shutdown_mode.lock() = Some(mode);
         self.shutdown.cancel();
     }
@@ -153,10 +159,6 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
-        if let Err(e) = crate::persistence::load_at_startup(&srv) {
-            tracing::warn!("{e}");
-            return 1;
-        }
         crate::info::resources::record_startup();
         crate::replication::start(&srv);
         listener::serve(srv).await

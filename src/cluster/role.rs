@@ -42,12 +42,9 @@ pub fn reconcile(srv: &Arc<Server>) {
             repl::follow(srv, &ip, port);
             *cur = Some((ip, port));
         }
-        None if !replica => {
-            if cur.take().is_some() {
-                repl::promote(srv);
-            }
-        }
-        // A replica whose master has no known address yet: wait.
+        None if !replica && cur.take().is_some() => repl::promote(srv),
+        // Already a master, or a replica whose master has no known
+        // address yet: nothing to do.
         None => {}
     }
 }

@@ -29,6 +29,7 @@ fn start(ctx: &mut Ctx, psync: Option<(String, i64)>) -> CmdResult {
     }
     let mut req = ctx.sess.repl_hello.clone();
     req.addr = ctx.sess.info.addr.clone();
+    req.kill = ctx.sess.info.kill.clone();
     if let Some((id, off)) = psync {
         req.psync = true;
         req.replid = id;

@@ -58,6 +58,8 @@ pub struct SyncRequest {
     pub capa_psync2: bool,
     /// Peer address (ip:port) of the connection.
     pub addr: String,
+    /// The connection's kill switch (CLIENT KILL TYPE replica).
+    pub kill: CancellationToken,
 }
 
 /// States shown in INFO's slaveN lines.
@@ -133,6 +135,9 @@ pub struct LinkState {
     /// Bytes read from the master stream (slave_read_repl_offset).
     pub read_offset: AtomicI64,
     pub transfer_size: AtomicI64,
+    /// Database selected by the master's stream: it survives a reconnect
+    /// (+CONTINUE does not repeat SELECT), as Redis's cached master does.
+    pub stream_db: std::sync::atomic::AtomicUsize,
     pub transfer_read: AtomicI64,
 }
 
@@ -186,7 +191,15 @@ pub(crate) fn encode_cmd(out: &mut BytesMut, argv: &[Bytes]) {
 
 impl Sink for StreamSink {
     fn feed(&self, db: usize, cmds: &[Vec<Bytes>]) {
-        let mut core = self.0.core.lock();
+        self.0.feed_cmds(db, cmds);
+    }
+}
+
+impl Replication {
+    /// Encode commands into the stream, with a SELECT when the db changes
+    /// (top-level master only: a replica proxies its master's bytes).
+    fn feed_cmds(&self, db: usize, cmds: &[Vec<Bytes>]) {
+        let mut core = self.core.lock();
         if core.master.is_some() || core.backlog.is_none() {
             return;
         }
@@ -203,6 +216,11 @@ impl Sink for StreamSink {
         }
         core.feed(out.freeze());
     }
+}
+
+/// A command that goes to replicas but not to the AOF (PUBLISH).
+pub fn propagate_repl_only(srv: &Server, db: usize, argv: &[Bytes]) {
+    srv.repl.feed_cmds(db, &[argv.to_vec()]);
 }
 
 /// Snapshot of the ids and offsets (INFO, ROLE, failover).
@@ -302,7 +320,7 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         port,
     };
     let token = CancellationToken::new();
-    let old_replicas = {
+    {
         let mut c = srv.repl.core.lock();
         if c.master.as_ref() == Some(&want) {
             return;
@@ -313,13 +331,17 @@ pub fn follow(srv: &Arc<Server>, host: &str, port: u16) {
         c.master = Some(want.clone());
         c.task = Some(token.clone());
         // Our own history is the "cached master": PSYNC with our replid and
-        // offset lets a promoted former replica continue us (psync2).
-        std::mem::take(&mut c.replicas)
-    };
-    for r in old_replicas {
-        r.kill.cancel();
+        // offset lets a promoted former replica continue us (psync2). Our
+        // replicas stay: they are dropped only if that history ends (a new
+        // replid on +CONTINUE, or a full sync), as in Redis 7.0.
+    }
+    // In cluster mode the role lives in nodes.conf, never in `replicaof`.
+    if srv.cluster.is_none() {
+        srv.config
+            .store("replicaof", format!("{} {}", want.host, want.port));
     }
     srv.ks.set_replica(true);
+    srv.repl.link.stream_db.store(0, Ordering::Relaxed);
     srv.repl.link.up.store(false, Ordering::Relaxed);
     srv.repl
         .link
@@ -354,6 +376,9 @@ pub fn promote(srv: &Arc<Server>) {
         r.kill.cancel();
     }
     ensure_sink(srv);
+    if srv.cluster.is_none() {
+        srv.config.store("replicaof", String::new());
+    }
     srv.ks.set_replica(false);
     srv.repl.link.up.store(false, Ordering::Relaxed);
     srv.repl

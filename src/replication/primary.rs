@@ -18,7 +18,6 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::backlog::Backlog;
 use super::{ReplicaLink, SyncRequest, STATE_ONLINE, STATE_SEND_BULK, STATE_WAIT_BGSAVE};
@@ -44,7 +43,7 @@ fn new_link(srv: &Server, req: &SyncRequest, state: u8) -> (Arc<ReplicaLink>, Rx
         ack_ms: AtomicU64::new(clock::now_ms()),
         tx,
         alive: AtomicBool::new(true),
-        kill: CancellationToken::new(),
+        kill: req.kill.clone(),
     });
     (link, rx)
 }
@@ -65,14 +64,17 @@ pub async fn serve_replica(
     }
     if req.psync {
         if let Some((link, rx)) = try_continue(&srv, &mut wr, &req).await {
-            run_link(&srv, link, rd, wr, rx).await;
+            run_link(&srv, link, rd, wr, rx, false).await;
             return;
         }
     }
-    let Some((link, rx)) = full_sync(&srv, &mut wr, &req).await else {
+    let Some((link, rx, diskless)) = full_sync(&srv, &mut wr, &req).await else {
         return;
     };
-    run_link(&srv, link, rd, wr, rx).await;
+    // After a diskless transfer the replica only knows the payload ended
+    // when its last 40 bytes are the EOF mark, so (like Redis) nothing more
+    // is sent until its first REPLCONF ACK says it finished loading.
+    run_link(&srv, link, rd, wr, rx, diskless).await;
 }
 
 /// +CONTINUE when the replica's history is ours and still in the backlog.
@@ -150,7 +152,7 @@ async fn full_sync(
     srv: &Arc<Server>,
     wr: &mut OwnedWriteHalf,
     req: &SyncRequest,
-) -> Option<(Arc<ReplicaLink>, Rx)> {
+) -> Option<(Arc<ReplicaLink>, Rx, bool)> {
     srv.repl.sync_full.fetch_add(1, Ordering::Relaxed);
     super::ensure_sink(srv);
     let diskless = req.capa_eof && srv.config.get_bool("repl-diskless-sync");
@@ -176,7 +178,7 @@ async fn full_sync(
     link.state.store(STATE_ONLINE, Ordering::Relaxed);
     link.ack_ms.store(clock::now_ms(), Ordering::Relaxed);
     tracing::info!("Synchronization with replica {} succeeded", req.addr);
-    Some((link, rx))
+    Some((link, rx, diskless))
 }
 
 fn fullresync_line(req: &SyncRequest, ids: &(String, i64)) -> Option<String> {
@@ -327,6 +329,7 @@ async fn run_link(
     mut rd: OwnedReadHalf,
     mut wr: OwnedWriteHalf,
     mut rx: Rx,
+    mut wait_ack: bool,
 ) {
     let mut buf = BytesMut::with_capacity(4096);
     let mut parser = RequestParser::new();
@@ -336,7 +339,7 @@ async fn run_link(
         tokio::select! {
             _ = srv.shutdown.cancelled() => break,
             _ = link.kill.cancelled() => break,
-            msg = rx.recv() => {
+            msg = rx.recv(), if !wait_ack => {
                 let Some(m) = msg else { break };
                 out.clear();
                 out.extend_from_slice(&m);
@@ -352,11 +355,10 @@ async fn run_link(
             }
             r = rd.read_buf(&mut buf) => match r {
                 Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    if !read_acks(srv, &link, &mut parser, &mut buf) {
-                        break;
-                    }
-                }
+                Ok(_) => match read_acks(srv, &link, &mut parser, &mut buf) {
+                    None => break,
+                    Some(n) => wait_ack &= n == 0,
+                },
             },
             _ = tick.tick() => {
                 let timeout = srv.config.get_i64("repl-timeout").max(1) as u64 * 1000;
@@ -374,12 +376,14 @@ async fn run_link(
 }
 
 /// Handle what a replica sends on its link: REPLCONF ACK <offset>.
+/// Returns how many ACKs were read, None on a protocol error.
 fn read_acks(
     srv: &Server,
     link: &ReplicaLink,
     parser: &mut RequestParser,
     buf: &mut BytesMut,
-) -> bool {
+) -> Option<usize> {
+    let mut acks = 0;
     let limits = ParseLimits {
         max_bulk_len: 1 << 20,
         authenticated: true,
@@ -401,10 +405,11 @@ fn read_acks(
                     }
                     link.ack_ms.store(clock::now_ms(), Ordering::Relaxed);
                     srv.repl.acks.notify_waiters();
+                    acks += 1;
                 }
             }
-            Ok(None) => return true,
-            Err(_) => return false,
+            Ok(None) => return Some(acks),
+            Err(_) => return None,
         }
     }
 }
@@ -423,9 +428,10 @@ pub fn spawn_cron(srv: Arc<Server>) {
             let period = srv.config.get_i64("repl-ping-replica-period").max(1);
             let has_replicas = !srv.repl.replicas().is_empty();
             if has_replicas && secs % period == 0 && srv.pause.lock().is_none() {
-                srv.repl.feed_dbless(&[b"PING"]);
+                srv.repl.feed_dbless(&[b"ping"]);
             }
             backlog_ttl(&srv);
+            expire_local_keys(&srv);
             super::on_backlog_size_change(&srv);
         }
     });
@@ -446,5 +452,34 @@ fn backlog_ttl(srv: &Server) {
         c.second_offset = -1;
         c.backlog = None;
         tracing::info!("Replication backlog freed after {ttl} seconds without connected replicas.");
+    }
+}
+
+/// A writable replica expires the keys its own clients gave a TTL to
+/// (never those of the master's stream).
+fn expire_local_keys(srv: &Server) {
+    let ks = &srv.ks;
+    if !ks.is_replica() {
+        ks.replica_ttls.clear();
+        return;
+    }
+    let now = clock::now_ms();
+    for (db_index, key) in ks.replica_ttls.take() {
+        if db_index >= ks.db_count() {
+            continue;
+        }
+        let db = ks.db(db_index);
+        let mut g = crate::keyspace::KeyGuards::lock(ks, &db, now, &[&key], false);
+        let at = g.peek_raw(&key).map(|e| e.expire_at);
+        match at {
+            Some(at) if at != 0 && at <= now => {
+                g.remove(&key);
+            }
+            Some(at) if at != 0 => {
+                drop(g);
+                ks.replica_ttls.put_back(db_index, key);
+            }
+            _ => {}
+        }
     }
 }

@@ -67,6 +67,8 @@ pub fn spawn(srv: Arc<Server>, master: MasterAddr, token: CancellationToken) {
 /// Buffered connection to the master.
 struct Link {
     sock: TcpStream,
+    /// A duplicate of the socket's fd, to shut it down from another thread.
+    dup: Option<std::net::TcpStream>,
     buf: BytesMut,
     timeout: Duration,
 }
@@ -123,9 +125,13 @@ async fn connect(srv: &Server, m: &MasterAddr) -> Res<Link> {
         Err(_) => return Err("Timeout connecting to the MASTER...".into()),
     };
     let _ = sock.set_nodelay(!srv.config.get_bool("repl-disable-tcp-nodelay"));
+    let std_sock = sock.into_std().map_err(|e| e.to_string())?;
+    let dup = std_sock.try_clone().ok();
+    let sock = TcpStream::from_std(std_sock).map_err(|e| e.to_string())?;
     tracing::info!("MASTER <-> REPLICA sync started");
     Ok(Link {
         sock,
+        dup,
         buf: BytesMut::with_capacity(64 * 1024),
         timeout,
     })
@@ -260,6 +266,7 @@ async fn full_sync(srv: &Arc<Server>, l: &mut Link, id: &str, off: i64) -> Res<(
         r.kill.cancel();
     }
     link.read_offset.store(off, Ordering::Relaxed);
+    link.stream_db.store(0, Ordering::Relaxed);
     Ok(())
 }
 
@@ -315,9 +322,7 @@ fn load(srv: &Server, payload: &[u8]) -> Res<u64> {
     }
     crate::persistence::save::load_bytes(srv, payload, true)
         .map(|(n, _)| n)
-        .map_err(|e| {
-            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
-        })
+        .map_err(|e| format!("Short read or OOM loading DB ({e})"))
 }
 
 fn master_session(srv: &Server, m: &MasterAddr) -> Session {
@@ -333,6 +338,7 @@ fn master_session(srv: &Server, m: &MasterAddr) -> Session {
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
     let mut sess = Session::new(info, true, tx);
     sess.is_master = true;
+    sess.db = srv.repl.link.stream_db.load(Ordering::Relaxed);
     sess
 }
 
@@ -360,9 +366,34 @@ async fn stream(srv: &Arc<Server>, mut l: Link, token: &CancellationToken) -> Re
         }),
     );
     srv.clients.register(sess.info.clone());
+    let done = CancellationToken::new();
+    close_on_kill(&mut l, &sess, &done);
     let r = stream_loop(srv, &mut l, token, &mut sess).await;
+    done.cancel();
     srv.clients.unregister(sess.id);
     r
+}
+
+/// CLIENT KILL TYPE master must drop the link at once, as Redis frees the
+/// client synchronously, even while our runtime is busy (DEBUG SLEEP): a
+/// helper thread holding a duplicate of the socket shuts it down.
+fn close_on_kill(l: &mut Link, sess: &Session, done: &CancellationToken) {
+    let Some(dup) = l.dup.take() else {
+        return;
+    };
+    let handle = tokio::runtime::Handle::current();
+    let kill = sess.info.kill.clone();
+    let done = done.clone();
+    std::thread::spawn(move || {
+        handle.block_on(async {
+            tokio::select! {
+                _ = kill.cancelled() => {
+                    let _ = dup.shutdown(std::net::Shutdown::Both);
+                }
+                _ = done.cancelled() => {}
+            }
+        });
+    });
 }
 
 async fn stream_loop(
@@ -436,7 +467,9 @@ async fn apply(
             }
             send_ack(srv, l).await?;
         } else if !argv.is_empty() {
-            let _ = crate::server::dispatch::execute(srv, sess, argv);
+            let _ = crate::keyspace::replica_ttl::as_master(|| {
+                crate::server::dispatch::execute(srv, sess, argv)
+            });
             if let Some(pb) = sess.pending_block.take() {
                 srv.ks.blocking.claim_id(pb.id);
             }
@@ -446,6 +479,7 @@ async fn apply(
     if consumed > 0 {
         srv.repl.feed_raw(raw.split_to(consumed).freeze());
     }
+    srv.repl.link.stream_db.store(sess.db, Ordering::Relaxed);
     Ok(())
 }
 

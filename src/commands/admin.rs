@@ -98,6 +98,13 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
+        ("drop-cluster-packet-filter", 3) => {
+            let t = args::int(&argv[2])?;
+            if let Some(cl) = &ctx.srv.cluster {
+                cl.drop_filter.store(t, Ordering::Relaxed);
+            }
+            Ok(Reply::OK)
+        }
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv

@@ -7,6 +7,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod client;
 pub mod cluster;
+pub mod cluster_repl;
 pub mod coll;
 pub mod config;
 pub mod connection;

@@ -16,7 +16,7 @@ release:
 run: release
 	./target/release/shoal-server --port $(PORT)
 
-# Local 6-node cluster on 127.0.0.1:30001-30006 (all masters until replicas land).
+# Local 6-node cluster on 127.0.0.1:30001-30006: 3 masters + 3 replicas.
 cluster: release
 	./scripts/create-cluster start
 	./scripts/create-cluster create

@@ -71,6 +71,8 @@ fn expire_slot(ks: &Keyspace, db: &crate::keyspace::Db, slot: u16, now_ms: u64) 
     let mut effects = Vec::with_capacity(expired.len());
     for k in &expired {
         ks.watches.touch(db.index(), k, false);
+        ks.notify
+            .keyspace_event(crate::notify::class::EXPIRED, "expired", k, db.index());
         effects.push(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(k)]);
     }
     // Still under the shard lock: keeps per-slot order in the stream.

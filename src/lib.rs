@@ -16,6 +16,7 @@ pub mod expire;
 pub mod info;
 pub mod keyspace;
 pub mod logging;
+pub mod notify;
 pub mod persistence;
 pub mod protocol;
 pub mod pubsub;

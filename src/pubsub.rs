@@ -58,6 +58,9 @@ pub enum Kind {
 #[derive(Default)]
 pub struct PubSub {
     inner: Mutex<Inner>,
+    /// Current pubsub output buffer limits, for publishers that have no
+    /// config at hand (keyspace notifications).
+    limits: Mutex<Option<Limits>>,
 }
 
 impl Inner {
@@ -129,6 +132,23 @@ impl PubSub {
             }
         }
         n
+    }
+
+    /// Record the pubsub output buffer limits (start-up, CONFIG SET).
+    pub fn set_limits(&self, limits: Limits) {
+        *self.limits.lock() = Some(limits);
+    }
+
+    /// Publish a keyspace notification on `channel` (never a shard channel).
+    pub fn publish_notification(&self, channel: &Bytes, payload: &Bytes) {
+        let limits = (*self.limits.lock()).unwrap_or_else(|| limits_from_config(""));
+        self.publish(
+            false,
+            channel,
+            payload,
+            limits,
+            crate::util::clock::now_ms(),
+        );
     }
 
     /// PUBSUB CHANNELS / SHARDCHANNELS.

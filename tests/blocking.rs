@@ -138,3 +138,40 @@ fn bzpopmin_woken_by_zadd_in_fifo_order() {
         b"*2\r\n$1\r\nz\r\n*2\r\n*2\r\n$5\r\nthree\r\n$1\r\n3\r\n*2\r\n$3\r\ntwo\r\n$1\r\n2\r\n"
     );
 }
+
+#[test]
+fn client_unblock_times_out_or_errors_the_wait() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut c = s.conn();
+    let id = String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    c.send(&["BRPOP", "k", "0"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":1\r\n");
+    assert_eq!(c.read_reply(), b"*-1\r\n");
+    c.send(&["BLMOVE", "k", "d", "LEFT", "LEFT", "0"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), b":1\r\n");
+    assert_eq!(
+        c.read_reply(),
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":0\r\n");
+}
+
+#[test]
+fn swapdb_wakes_clients_blocked_in_either_db() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    admin.cmd(&["SELECT", "1"]);
+    admin.cmd(&["RPUSH", "k", "hello"]);
+    let mut c = s.conn();
+    c.cmd(&["SELECT", "9"]);
+    c.send(&["BRPOP", "k", "5"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["SWAPDB", "1", "9"]), b"+OK\r\n");
+    assert_eq!(c.read_reply(), b"*2\r\n$1\r\nk\r\n$5\r\nhello\r\n");
+}

@@ -98,6 +98,9 @@ pub struct Node {
     pub port: u16,
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Binary and arguments, to restart the node on the same port and dir.
+    bin: PathBuf,
+    args: Vec<String>,
 }
 
 impl Node {
@@ -150,21 +153,37 @@ impl Node {
         .map(|s| s.to_string())
         .collect();
         args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new(&bin)
-            .args(&args)
-            .current_dir(dir.path())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
         let mut node = Node {
             kind,
             port,
-            child: Some(child),
+            child: None,
             dir,
+            bin,
+            args,
         };
-        node.wait_ready().then_some(node)
+        node.spawn().then_some(node)
+    }
+
+    fn spawn(&mut self) -> bool {
+        let child = Command::new(&self.bin)
+            .args(&self.args)
+            .current_dir(self.dir.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        match child {
+            Ok(c) => self.child = Some(c),
+            Err(_) => return false,
+        }
+        self.wait_ready()
+    }
+
+    /// Start a killed node again on the same port, with its files
+    /// (nodes.conf, RDB) as it left them.
+    pub fn restart(&mut self) {
+        self.kill();
+        assert!(self.spawn(), "could not restart the node on {}", self.port);
     }
 
     fn wait_ready(&mut self) -> bool {

@@ -31,8 +31,13 @@ pub enum Action {
         channel: Bytes,
         message: Bytes,
     },
-    /// nodes.conf must be written.
+    /// nodes.conf must be written (before any message of the same batch
+    /// leaves: a vote must be on disk before the ACK is sent).
     Persist,
+    /// Pause writes until the time (ms): a master in manual failover.
+    PauseWrites(u64),
+    /// Lift the manual failover pause.
+    Unpause,
 }
 
 /// Where a message came from.
@@ -47,11 +52,21 @@ pub struct LinkInfo {
 }
 
 /// Settings the protocol needs from the configuration.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Settings {
     pub node_timeout: u64,
     pub announce_ip: String,
     pub hostname: String,
+    /// cluster-replica-validity-factor (0 = a replica always tries).
+    pub validity_factor: u64,
+    /// repl-ping-replica-period, seconds.
+    pub repl_ping_period: u64,
+    /// cluster-replica-no-failover.
+    pub replica_no_failover: bool,
+    /// cluster-migration-barrier.
+    pub migration_barrier: usize,
+    /// cluster-allow-replica-migration.
+    pub allow_replica_migration: bool,
 }
 
 fn flags_of(n: &Node) -> NodeFlags {
@@ -99,6 +114,7 @@ pub fn header(st: &ClusterState, s: &Settings) -> Header {
         cport: me.cport,
         flags: flags_of(me),
         state: if st.ok { 0 } else { 1 },
+        mflags: super::failover::header_flags(st),
         ..Header::default()
     }
 }
@@ -306,7 +322,16 @@ fn on_pong(
     out: &mut Vec<Action>,
 ) {
     let h = &msg.header;
-    let Some(link_node) = link.node else { return };
+    let Some(link_node) = link.node else {
+        // A PONG on an inbound link (a broadcast, e.g. after a failover):
+        // no liveness information, but the sender's role, slots and gossip
+        // count, as in Redis's clusterProcessPacket.
+        if known {
+            sender_view(st, msg, now, out);
+            gossip_section(st, h.sender, p, now, out);
+        }
+        return;
+    };
     let handshaking = st.nodes.get(&link_node).is_some_and(|n| n.flags.handshake);
     if handshaking {
         if known {
@@ -385,7 +410,7 @@ fn sender_view(st: &mut ClusterState, msg: &Msg, now: u64, out: &mut Vec<Action>
     if is_master {
         // A master that became a replica loses its slots; a master's claimed
         // slots win when its config epoch is newer.
-        let changed = (0..SLOTS as u16).any(|s| h.myslots.get(s) != n.slots.get(s));
+        let changed = h.myslots != n.slots;
         if changed {
             update_slots(st, h.sender, h.config_epoch.0, &h.myslots, out);
         }
@@ -412,6 +437,16 @@ fn update_slots(
     out: &mut Vec<Action>,
 ) {
     let me = st.myself;
+    if sender == me {
+        return;
+    }
+    // The master of my shard: myself, or the node I replicate.
+    let curmaster = if st.me().is_master() {
+        Some(me)
+    } else {
+        st.me().master
+    };
+    let mut lost_to_sender = false;
     let mut changed = false;
     for s in 0..SLOTS as u16 {
         let owner = st.owners[usize::from(s)];
@@ -427,6 +462,9 @@ fn update_slots(
                 .and_then(|o| st.nodes.get(&o))
                 .map_or(0, |n| n.config_epoch);
             if owner.is_none() || owner_epoch < epoch {
+                if owner.is_some() && owner == curmaster {
+                    lost_to_sender = true;
+                }
                 st.assign(s, Some(sender));
                 if owner == Some(me) {
                     st.migrating.remove(&s);
@@ -447,6 +485,18 @@ fn update_slots(
     }
     if changed {
         out.push(Action::Persist);
+    }
+    // My shard lost its last slot to the sender: it was failed over (or
+    // emptied), so follow the new owner (clusterUpdateSlotsConfigWith).
+    let shard_empty = curmaster
+        .and_then(|m| st.nodes.get(&m))
+        .is_some_and(|n| n.slots.count() == 0);
+    if lost_to_sender && shard_empty {
+        tracing::warn!(
+            "Configuration change detected. Reconfiguring myself as a replica of {}",
+            super::state::id_str(&sender)
+        );
+        super::failover::set_master(st, sender, out);
     }
 }
 
@@ -567,6 +617,10 @@ fn mark_failing_if_needed(st: &mut ClusterState, id: NodeId, now: u64, out: &mut
     n.flags.pfail = false;
     n.flags.fail = true;
     n.fail_time = now;
+    tracing::info!(
+        "Marking node {} as failing (quorum reached).",
+        super::state::id_str(&id)
+    );
     let header = Header {
         sender: st.myself,
         current_epoch: Epoch(st.current_epoch),

@@ -4,8 +4,11 @@
 //! the bus codecs and links live under `bus`.
 
 pub mod bus;
+pub mod failover;
 pub mod gossip;
 pub mod nodes_conf;
+pub mod replica_migration;
+pub mod role;
 pub mod routing;
 pub mod slots;
 pub mod state;
@@ -25,8 +28,15 @@ use crate::config::Config;
 pub struct Cluster {
     state: Mutex<ClusterState>,
     map: ArcSwap<SlotMap>,
+    /// The inputs of the published snapshot.
+    map_key: Mutex<Option<routing::RoutingKey>>,
     /// Outbound bus links.
     pub links: bus::link::Links,
+    /// The master address replication follows (`role::reconcile`).
+    pub following: role::Following,
+    /// DEBUG DROP-CLUSTER-PACKET-FILTER: bus packets of this type are
+    /// dropped on receipt (-1: none), for tests that cut one message kind.
+    pub drop_filter: std::sync::atomic::AtomicI64,
 }
 
 impl Cluster {
@@ -52,7 +62,10 @@ impl Cluster {
         let c = Cluster {
             state: Mutex::new(st),
             map,
+            map_key: Mutex::new(None),
             links: Default::default(),
+            following: Default::default(),
+            drop_filter: std::sync::atomic::AtomicI64::new(-1),
         };
         c.with(cfg, |_| ());
         c
@@ -82,8 +95,16 @@ impl Cluster {
         st.update_state();
         let reads = cfg.get_bool("cluster-allow-reads-when-down");
         let hostname = cfg.get("cluster-preferred-endpoint-type") == "hostname";
-        self.map
-            .store(Arc::new(SlotMap::build(&st, reads, hostname)));
+        // Most bus messages change nothing routing depends on: rebuild the
+        // snapshot only when its inputs changed (an idle node handles tens
+        // of messages per second).
+        let key = routing::RoutingKey::of(&st, reads, hostname);
+        let mut last = self.map_key.lock();
+        if last.as_ref() != Some(&key) {
+            self.map
+                .store(Arc::new(SlotMap::build(&st, reads, hostname)));
+            *last = Some(key);
+        }
         r
     }
 }

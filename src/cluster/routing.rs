@@ -62,12 +62,51 @@ pub struct Query<'a> {
     pub is_migrate: bool,
 }
 
+/// Everything a [`SlotMap`] is built from, cheap to compare: when it is
+/// unchanged the published snapshot is still right.
+#[derive(Debug, PartialEq, Eq)]
+pub struct RoutingKey {
+    owners_gen: u64,
+    ok: bool,
+    allow_reads_when_down: bool,
+    use_hostname: bool,
+    my_master: Option<super::NodeId>,
+    migrating: Vec<(u16, super::NodeId)>,
+    importing: Vec<u16>,
+    /// (id, ip, port, hostname) of every node, in table order.
+    nodes: Vec<(super::NodeId, String, u16, String)>,
+}
+
+impl RoutingKey {
+    pub fn of(st: &ClusterState, allow_reads_when_down: bool, use_hostname: bool) -> RoutingKey {
+        let me = st.me();
+        RoutingKey {
+            owners_gen: st.owners_gen,
+            ok: st.ok,
+            allow_reads_when_down,
+            use_hostname,
+            my_master: me.master.filter(|_| me.flags.replica),
+            migrating: st.migrating.iter().map(|(s, n)| (*s, *n)).collect(),
+            importing: st.importing.keys().copied().collect(),
+            nodes: st
+                .nodes
+                .values()
+                .map(|n| (n.id, n.ip.clone(), n.port, n.hostname.clone()))
+                .collect(),
+        }
+    }
+}
+
 impl SlotMap {
     /// Build the snapshot from the state (`preferred` endpoint type: ip or hostname).
     pub fn build(st: &ClusterState, allow_reads_when_down: bool, use_hostname: bool) -> SlotMap {
-        let ids: Vec<_> = st.nodes.keys().copied().collect();
-        let index =
-            |id: &super::NodeId| ids.iter().position(|x| x == id).map_or(NONE, |i| i as u16);
+        let positions: HashMap<super::NodeId, u16> = st
+            .nodes
+            .keys()
+            .enumerate()
+            .map(|(i, id)| (*id, i as u16))
+            .collect();
+        let index = |id: &super::NodeId| positions.get(id).copied().unwrap_or(NONE);
         let endpoints = st
             .nodes
             .values()

@@ -92,6 +92,13 @@ pub struct Node {
     pub meet: bool,
     /// When the node object was created (handshake timeout).
     pub ctime: u64,
+    /// When this node (a master) last got our vote for one of its replicas.
+    pub voted_time: u64,
+    /// The master had replicas once: it is a replica migration target when
+    /// orphaned (CLUSTER_NODE_MIGRATE_TO).
+    pub migrate_to: bool,
+    /// Since when the master has no working replica (ms, 0 = not orphaned).
+    pub orphaned_time: u64,
 }
 
 impl Node {
@@ -117,6 +124,9 @@ impl Node {
             fail_time: 0,
             meet: false,
             ctime: crate::util::clock::now_ms(),
+            voted_time: 0,
+            migrate_to: false,
+            orphaned_time: 0,
         }
     }
 
@@ -155,6 +165,10 @@ pub struct ClusterState {
     pub blacklist: HashMap<NodeId, u64>,
     /// When this node started (a master waits before declaring the cluster ok).
     pub start_ms: u64,
+    /// Election and manual-failover progress (`cluster::failover`).
+    pub fo: super::failover::FailoverState,
+    /// Bumped whenever `owners` changes (the routing snapshot depends on it).
+    pub owners_gen: u64,
 }
 
 /// Errors of slot-changing commands, with Redis's texts.
@@ -180,6 +194,8 @@ impl ClusterState {
             stats_received: BTreeMap::new(),
             blacklist: HashMap::new(),
             start_ms: crate::util::clock::now_ms(),
+            fo: Default::default(),
+            owners_gen: 0,
         }
     }
 
@@ -206,6 +222,9 @@ impl ClusterState {
             if let Some(n) = self.nodes.get_mut(&o) {
                 n.slots.set(slot, true);
             }
+        }
+        if self.owners[usize::from(slot)] != owner {
+            self.owners_gen += 1;
         }
         self.owners[usize::from(slot)] = owner;
     }
@@ -396,6 +415,7 @@ impl ClusterState {
         for s in 0..SLOTS {
             if self.owners[s] == Some(id) {
                 self.owners[s] = None;
+                self.owners_gen += 1;
             }
         }
         self.migrating.retain(|_, n| *n != id);

@@ -11,6 +11,11 @@ use crate::util::numparse::parse_i64;
 /// Invalid numkeys etc. yield the keys found so far (the command itself
 /// reports the error when it runs).
 pub fn key_positions(meta: &CommandMeta, argv: &[Bytes]) -> Vec<usize> {
+    // SORT's STORE key has no key spec Redis can describe (its getkeys
+    // procedure finds it by walking the options).
+    if meta.name == "sort" {
+        return sort_keys(argv);
+    }
     let mut out = Vec::new();
     let argc = argv.len() as i64;
     for spec in meta.key_specs {
@@ -69,6 +74,34 @@ pub fn key_positions(meta: &CommandMeta, argv: &[Bytes]) -> Vec<usize> {
             Find::Unknown => {}
         }
     }
+    out
+}
+
+/// Redis's sortGetKeys: the source key, then the destination of the
+/// last STORE (option arguments are skipped, so a GET pattern spelled
+/// "store" is not mistaken for the option).
+fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
+    let mut out = vec![1];
+    let mut store = None;
+    let mut i = 2;
+    while i < argv.len() {
+        let a = &argv[i];
+        let skip = if a.eq_ignore_ascii_case(b"limit") {
+            2
+        } else if a.eq_ignore_ascii_case(b"get") || a.eq_ignore_ascii_case(b"by") {
+            1
+        } else if a.eq_ignore_ascii_case(b"store") {
+            if i + 1 < argv.len() {
+                store = Some(i + 1);
+            }
+            1
+        } else {
+            0
+        };
+        i += 1 + skip;
+    }
+    out.extend(store);
+    out.retain(|&i| i < argv.len());
     out
 }
 

@@ -98,6 +98,13 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
+        ("drop-cluster-packet-filter", 3) => {
+            let t = args::int(&argv[2])?;
+            if let Some(cl) = &ctx.srv.cluster {
+                cl.drop_filter.store(t, Ordering::Relaxed);
+            }
+            Ok(Reply::OK)
+        }
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv
@@ -105,6 +112,14 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                 .hot
                 .active_expire
                 .store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("object", 3) => super::debug_data::object(ctx, &argv[2]),
+        ("listpack", 3) | ("quicklist", 3 | 4) => super::debug_data::structure(ctx, argv),
+        ("quicklist-packed-threshold", 3) => super::debug_data::packed_threshold(&argv[2]),
+        ("stringmatch-test", 2) => Ok(Reply::Status("Apparently Redis did not crash: test passed")),
+        ("change-repl-id", 2) => {
+            tracing::warn!("Changing replication IDs after receiving DEBUG change-repl-id");
             Ok(Reply::OK)
         }
         _ => Err(RedisError::err(format!(

@@ -256,6 +256,7 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
     }
     if changes > 0 {
         g.touched(key);
+        g.notify(crate::notify::class::STRING, "setbit", key);
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Array(out))

@@ -16,6 +16,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::{GENERIC, STRING};
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
 
@@ -108,6 +109,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             *byte &= !mask;
         }
         g.touched(key);
+        g.notify(STRING, "setbit", key);
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(i64::from(was)))
@@ -272,8 +274,10 @@ fn bitop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .collect();
     if maxlen > 0 {
         g.insert(dest, Entry::new(Value::Str(StrValue::Raw(res))));
+        g.notify(STRING, "set", dest);
         g.propagate(argv.to_vec());
     } else if g.remove(dest).is_some() {
+        g.notify(GENERIC, "del", dest);
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(maxlen as i64))

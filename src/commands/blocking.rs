@@ -15,7 +15,7 @@ use super::ctx::Ctx;
 use super::list::{self, End};
 use super::table::Handler;
 use crate::error::{CmdResult, RedisError};
-use crate::keyspace::blocking::{BlockOp, Waiter};
+use crate::keyspace::blocking::{BlockOp, BlockRequest, Waiter};
 use crate::keyspace::KeyGuards;
 use crate::protocol::Reply;
 use crate::server::session::PendingBlock;
@@ -59,7 +59,13 @@ pub fn block_on(
     timeout: Option<Duration>,
     timeout_reply: Reply,
 ) -> Reply {
-    let (id, rx) = ctx.ks().blocking.register(ctx.sess.db, keys, op);
+    let (id, rx) = ctx.ks().blocking.register(BlockRequest {
+        client: ctx.sess.id,
+        db: ctx.sess.db,
+        keys,
+        op,
+        timeout_reply: timeout_reply.clone(),
+    });
     ctx.sess.pending_block = Some(PendingBlock {
         id,
         rx,

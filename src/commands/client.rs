@@ -280,21 +280,24 @@ fn no_evict(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     Ok(Reply::OK)
 }
 
-/// No blocking commands exist yet, so there is never a client to unblock;
-/// the arguments are still validated as Redis does.
-fn unblock(_ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: end a client's wait on keys.
+fn unblock(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if argv.len() > 4 {
         return Err(bad_subcommand(argv));
     }
-    args::int(&argv[2])?;
+    let id = args::int(&argv[2])?;
+    let mut error = false;
     if let Some(mode) = argv.get(3) {
-        if !(args::is(mode, "TIMEOUT") || args::is(mode, "ERROR")) {
+        if args::is(mode, "ERROR") {
+            error = true;
+        } else if !args::is(mode, "TIMEOUT") {
             return Err(RedisError::err(
                 "CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
             ));
         }
     }
-    Ok(Reply::Int(0))
+    let done = u64::try_from(id).is_ok_and(|id| ctx.ks().blocking.unblock_client(id, error));
+    Ok(Reply::Int(i64::from(done)))
 }
 
 /// Client-side caching is not implemented: tracking is always off.

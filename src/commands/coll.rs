@@ -10,6 +10,7 @@ use super::ctx::Ctx;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::GENERIC;
 use crate::types::{EncodingLimits, Entry, HashValue, SetValue, Value};
 
 /// A collection type stored in a `Value` variant.
@@ -79,21 +80,32 @@ pub fn check<C: Coll>(g: &mut KeyGuards, key: &[u8]) -> Result<(), RedisError> {
     }
 }
 
+/// A keyspace event: (notify class, event name).
+pub type Event = (u32, &'static str);
+
 /// Modify the collection at `key` with `f`, which returns its reply value
 /// and whether it changed anything. A missing key is created (starting
 /// from `init`) only if `init` is given and `f` leaves it non-empty; an
-/// emptied collection is deleted. `Ok(None)`: missing and not created.
+/// emptied collection is deleted. A change is reported as the keyspace
+/// event `ev`, followed by `del` when the collection was emptied (Redis's
+/// order). `Ok(None)`: missing and not created.
 pub fn update<C: Coll, R>(
     g: &mut KeyGuards,
     key: &[u8],
     init: Option<C>,
+    ev: Event,
     f: impl FnOnce(&mut C) -> CmdResult<(R, bool)>,
 ) -> CmdResult<Option<R>> {
     if let Some(e) = g.get_mut(key) {
         let c = C::of_mut(&mut e.value).ok_or(RedisError::WrongType)?;
         let (r, changed) = f(c)?;
-        if c.is_empty() {
+        let empty = c.is_empty();
+        if changed {
+            g.notify(ev.0, ev.1, key);
+        }
+        if empty {
             g.remove(key);
+            g.notify(GENERIC, "del", key);
         } else if changed {
             g.touched(key);
         }
@@ -102,9 +114,12 @@ pub fn update<C: Coll, R>(
     let Some(mut c) = init else {
         return Ok(None);
     };
-    let (r, _) = f(&mut c)?;
+    let (r, changed) = f(&mut c)?;
     if !c.is_empty() {
         g.insert(key, Entry::new(c.wrap()));
+        if changed {
+            g.notify(ev.0, ev.1, key);
+        }
     }
     Ok(Some(r))
 }
@@ -187,15 +202,16 @@ pub fn parse_scan_opts(argv: &[Bytes]) -> CmdResult<ScanOpts> {
 
 /// HDEL / SREM: remove `argv[2..]` from the collection at `argv[1]` with
 /// `remove`, reply the number removed, propagate the command as given
-/// when something was removed.
+/// and report `ev` when something was removed.
 pub fn remove_members<C: Coll>(
     ctx: &mut Ctx,
     argv: &[Bytes],
+    ev: Event,
     remove: fn(&mut C, &[u8]) -> bool,
 ) -> CmdResult {
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let n = update::<C, _>(&mut g, &argv[1], None, |c| {
+    let n = update::<C, _>(&mut g, &argv[1], None, ev, |c| {
         let mut n = 0;
         for m in &argv[2..] {
             n += i64::from(remove(c, m));

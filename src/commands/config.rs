@@ -130,11 +130,24 @@ fn roll_back(ctx: &Ctx, old: &[(String, String)], name: &str, reason: &str) -> R
 /// Make new values take effect; an `Err` names the directive that could
 /// not be applied (Redis's "apply" stage, e.g. a port already in use).
 fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (String, String)> {
-    for (name, _) in pairs {
+    for (name, value) in pairs {
         match name.as_str() {
             "maxmemory-policy" => {
                 let p = ctx.srv.config.get("maxmemory-policy");
                 crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
+            }
+            "notify-keyspace-events" => {
+                // The value as given: the stored (printed) form drops 'n'
+                // next to 'A', as Redis's getter does, but the flag stays.
+                ctx.ks()
+                    .notify
+                    .set_flags(crate::notify::parse_flags(value).unwrap_or(0));
+            }
+            "client-output-buffer-limit" => {
+                let v = ctx.srv.config.get("client-output-buffer-limit");
+                ctx.srv
+                    .pubsub
+                    .set_limits(crate::pubsub::limits_from_config(&v));
             }
             "appendonly" => {
                 let on = ctx.srv.config.get_bool("appendonly");

@@ -116,10 +116,20 @@ pub fn dataset(ks: &Keyspace) -> String {
 /// DEBUG POPULATE count [prefix] [size]: create `prefix:N` = `value:N`
 /// (padded with zero bytes or cut to `size`), skipping existing keys.
 pub fn populate(ctx: &mut Ctx, a: &[Bytes]) -> CmdResult {
-    let count = args::int(&a[0])?.max(0);
+    // getPositiveLongFromObjectOrReply: negatives are refused.
+    let positive = |arg: &[u8]| -> CmdResult<i64> {
+        let n = args::int(arg)?;
+        if n < 0 {
+            return Err(crate::error::RedisError::err(
+                "value is out of range, must be positive",
+            ));
+        }
+        Ok(n)
+    };
+    let count = positive(&a[0])?;
     let prefix = a.get(1).map_or(&b"key"[..], |p| &p[..]).to_vec();
     let size = match a.get(2) {
-        Some(s) => Some(args::int(s)?.max(0) as usize),
+        Some(s) => Some(positive(s)? as usize).filter(|n| *n > 0),
         None => None,
     };
     let db = ctx.db();

@@ -126,6 +126,7 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     // keeps it and waits for the primary's DEL).
     if at != 0 && at <= now && !replica {
         if deleted {
+            g.notify(crate::notify::class::GENERIC, "del", key);
             g.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         }
         return Ok(Reply::OK);
@@ -134,6 +135,7 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     e.expire_at = at;
     e.lru = access_meta(&o, ctx.now_ms);
     g.insert(key, e);
+    g.notify(crate::notify::class::GENERIC, "restore", key);
     let mut prop = argv.to_vec();
     if at != 0 && !o.absttl {
         prop[2] = Bytes::from(at.to_string());

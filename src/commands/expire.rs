@@ -12,6 +12,7 @@ use super::ctx::Ctx;
 use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
+use crate::notify::class::GENERIC;
 use crate::protocol::Reply;
 
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -145,11 +146,13 @@ fn expire_generic(
     // its primary's DEL (Redis's checkAlreadyExpired).
     if when <= now && !replica {
         g.remove(key);
+        g.notify(GENERIC, "del", key);
         g.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(Reply::Int(1));
     }
     // A past time on a replica is stored as is; 0 would mean "no expiry".
     g.set_expire(key, when.max(1) as u64);
+    g.notify(GENERIC, "expire", key);
     let mut prop = argv.to_vec();
     prop[0] = Bytes::from_static(b"PEXPIREAT");
     prop[2] = Bytes::from(when.to_string());
@@ -196,6 +199,7 @@ fn persist(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     g.set_expire(key, 0);
+    g.notify(GENERIC, "persist", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(1))
 }

@@ -15,6 +15,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::GENERIC;
 use crate::protocol::Reply;
 
 pub const COMMANDS: &[(&str, Handler)] = &[
@@ -41,6 +42,7 @@ fn del(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for k in keys {
         if g.remove(k).is_some() {
             n += 1;
+            g.notify(GENERIC, "del", k);
             g.propagate(vec![argv[0].clone(), k.clone()]);
         }
     }
@@ -160,7 +162,12 @@ fn rename_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     let Some(entry) = g.remove(src) else {
         return Err(RedisError::NoSuchKey);
     };
+    // Redis deletes an overwritten destination before adding the key
+    // again, so subscribers see a `new` event for it.
+    g.remove(dst);
     g.insert(dst, entry);
+    g.notify(GENERIC, "rename_from", src);
+    g.notify(GENERIC, "rename_to", dst);
     g.propagate(argv.to_vec());
     Ok(if nx { Reply::Int(1) } else { Reply::OK })
 }
@@ -244,6 +251,7 @@ fn copy_into<'a>(
         target.remove(dst);
     }
     target.insert(dst, entry);
+    target.notify(GENERIC, "copy_to", dst);
     g.propagate(argv.to_vec());
     1
 }
@@ -273,6 +281,8 @@ fn move_(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     };
     d.insert(key, entry);
+    g.notify(GENERIC, "move_from", key);
+    d.notify(GENERIC, "move_to", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(1))
 }
@@ -305,6 +315,8 @@ fn swapdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             |k| old_a.contains_raw(k).map(expired),
         );
         ks.swap_dbs(a, b);
+        ks.blocking.signal_db(a);
+        ks.blocking.signal_db(b);
     }
     ctx.srv
         .stats

@@ -10,6 +10,7 @@ use super::string::hit_or_miss;
 use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
+use crate::notify::class::HASH;
 use crate::protocol::Reply;
 use crate::types::cursor::scan_range;
 use crate::types::HashValue;
@@ -60,7 +61,8 @@ fn hset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lim = coll::limits(ctx).hash;
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let created = coll::update(&mut g, &argv[1], Some(HashValue::default()), |h| {
+    let ev = (HASH, "hset");
+    let created = coll::update(&mut g, &argv[1], Some(HashValue::default()), ev, |h| {
         h.try_conversion(argv[2..].iter().map(|a| a.as_ref()), lim);
         let mut n = 0;
         for pair in argv[2..].chunks_exact(2) {
@@ -79,7 +81,8 @@ fn hsetnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lim = coll::limits(ctx).hash;
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let set = coll::update(&mut g, &argv[1], Some(HashValue::default()), |h| {
+    let ev = (HASH, "hset");
+    let set = coll::update(&mut g, &argv[1], Some(HashValue::default()), ev, |h| {
         // Redis converts on argument length before testing the field.
         h.try_conversion([argv[2].as_ref(), argv[3].as_ref()], lim);
         if h.contains(&argv[2]) {
@@ -115,7 +118,7 @@ fn hmget(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn hdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    coll::remove_members::<HashValue>(ctx, argv, |c, m| c.remove(m))
+    coll::remove_members::<HashValue>(ctx, argv, (HASH, "hdel"), |c, m| c.remove(m))
 }
 
 fn hexists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -157,7 +160,8 @@ fn hincrby(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lim = coll::limits(ctx).hash;
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let n = coll::update(&mut g, &argv[1], Some(HashValue::default()), |h| {
+    let ev = (HASH, "hincrby");
+    let n = coll::update(&mut g, &argv[1], Some(HashValue::default()), ev, |h| {
         let cur = match h.get(&argv[2]) {
             None => 0,
             Some(v) => crate::util::numparse::parse_i64(v)

@@ -30,7 +30,8 @@ pub fn hincrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let lim = coll::limits(ctx).hash;
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
-    let text = coll::update(&mut g, &argv[1], Some(HashValue::default()), |h| {
+    let ev = (crate::notify::class::HASH, "hincrbyfloat");
+    let text = coll::update(&mut g, &argv[1], Some(HashValue::default()), ev, |h| {
         let cur = match h.get(&argv[2]) {
             None => LongDouble::from_i64(0),
             Some(v) => ldouble::parse(v)

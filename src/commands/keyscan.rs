@@ -177,16 +177,31 @@ fn randomkey(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let start = rng.gen_range(0..SLOTS);
     for i in 0..SLOTS {
         let slot = ((start + i) % SLOTS) as u16;
-        let g = db.lock_slot(slot);
-        let Some(shard) = g.as_deref() else { continue };
-        let live: Vec<_> = shard
-            .iter()
-            .filter(|(_, e)| !e.is_expired(now))
-            .map(|(k, _)| k)
-            .collect();
+        // The gate is already held (shared here, exclusively inside EXEC).
+        let mut g = KeyGuards::lock_slots(ctx.ks(), &db, now, &[slot], true);
+        let Some((live, expired)) = g.with_shard(|shard| {
+            let mut live = Vec::new();
+            let mut expired = Vec::new();
+            for (k, e) in shard.iter() {
+                let dst = if e.is_expired(now) {
+                    &mut expired
+                } else {
+                    &mut live
+                };
+                dst.push(Bytes::copy_from_slice(k));
+            }
+            (live, expired)
+        }) else {
+            continue;
+        };
+        // Like Redis, expired keys met on the way are deleted (each a
+        // plain DEL in the replication stream, never wrapped in MULTI).
+        for k in &expired {
+            g.exists(k);
+        }
         if !live.is_empty() {
-            let k = live[rng.gen_range(0..live.len())];
-            return Ok(Reply::Bulk(Bytes::copy_from_slice(k)));
+            let k = live[rng.gen_range(0..live.len())].clone();
+            return Ok(Reply::Bulk(k));
         }
     }
     Ok(Reply::Nil)

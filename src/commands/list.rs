@@ -8,6 +8,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::{GENERIC, LIST};
 use crate::protocol::Reply;
 use crate::types::{Entry, ListValue, Value};
 
@@ -49,6 +50,21 @@ impl End {
         }
     }
 
+    /// The keyspace events of a pop and a push at this end.
+    pub fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
+
+    pub fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+
     pub fn pop_name(self) -> &'static [u8] {
         match self {
             End::Left => b"LPOP",
@@ -87,6 +103,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
         }
     };
     g.touched(key);
+    g.notify(LIST, end.push_event(), key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(len as i64))
 }
@@ -118,8 +135,8 @@ fn rpushx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     push_generic(ctx, argv, End::Right, true)
 }
 
-/// Pop up to `count` items from `key`, deleting the key when emptied.
-/// Returns None when the key is missing.
+/// Pop up to `count` items from `key`, deleting the key when emptied,
+/// and report the pop (and `del`). Returns None when the key is missing.
 pub fn pop_items(
     g: &mut KeyGuards,
     key: &[u8],
@@ -141,8 +158,12 @@ pub fn pop_items(
         }
     }
     let empty = l.is_empty();
+    if !out.is_empty() {
+        g.notify(LIST, end.pop_event(), key);
+    }
     if empty {
         g.remove(key);
+        g.notify(GENERIC, "del", key);
     } else {
         g.touched(key);
     }
@@ -229,6 +250,7 @@ fn lset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     };
     l.items[i] = argv[3][..].into();
     g.touched(&argv[1]);
+    g.notify(LIST, "lset", &argv[1]);
     g.propagate(argv.to_vec());
     Ok(Reply::OK)
 }
@@ -280,8 +302,11 @@ fn ltrim(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         None => l.items.clear(),
     }
-    if l.is_empty() {
+    let empty = l.is_empty();
+    g.notify(LIST, "ltrim", key);
+    if empty {
         g.remove(key);
+        g.notify(GENERIC, "del", key);
     } else {
         g.touched(key);
     }
@@ -310,6 +335,7 @@ fn linsert(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .insert(if after { pos + 1 } else { pos }, argv[4][..].into());
     let len = l.len();
     g.touched(key);
+    g.notify(LIST, "linsert", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(len as i64))
 }
@@ -350,8 +376,11 @@ fn lrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     if removed > 0 {
-        if l.is_empty() {
+        let empty = l.is_empty();
+        g.notify(LIST, "lrem", key);
+        if empty {
             g.remove(key);
+            g.notify(GENERIC, "del", key);
         } else {
             g.touched(key);
         }
@@ -446,12 +475,22 @@ pub fn move_one(
     }
     // Type-check the destination before popping anything.
     list_mut(g, dst)?;
-    let Some(items) = pop_items(g, src, from, 1)? else {
+    // Pop without deleting: when `src` is `dst` the list is rotated, not
+    // deleted and recreated.
+    let (v, src_empty) = match list_mut(g, src)? {
+        Some(l) => {
+            let v = match from {
+                End::Left => l.items.pop_front(),
+                End::Right => l.items.pop_back(),
+            };
+            (v, l.is_empty())
+        }
+        None => (None, false),
+    };
+    let Some(v) = v else {
         return Ok(None);
     };
-    let Some(v) = items.into_iter().next() else {
-        return Ok(None);
-    };
+    let v = Bytes::from(v.into_vec());
     let item = std::slice::from_ref(&v);
     match list_mut(g, dst)? {
         Some(l) => {
@@ -463,6 +502,15 @@ pub fn move_one(
             push_all(&mut l, item, to);
             g.insert(dst, Entry::new(Value::List(l)));
         }
+    }
+    // Redis's order: the push on `dst`, then the pop (and del) on `src`.
+    g.notify(LIST, to.push_event(), dst);
+    g.notify(LIST, from.pop_event(), src);
+    if src_empty && src != dst {
+        g.remove(src);
+        g.notify(GENERIC, "del", src);
+    } else {
+        g.touched(src);
     }
     Ok(Some(v))
 }

@@ -363,6 +363,7 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let mut del = vec![Bytes::from_static(b"DEL")];
         for (k, _) in sent.iter().zip(&out.acked).filter(|(_, ok)| **ok) {
             g.remove(k);
+            g.notify(crate::notify::class::GENERIC, "del", k);
             del.push(k.clone());
         }
         if del.len() > 1 {

@@ -15,6 +15,7 @@ use super::string::hit_or_miss;
 use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
+use crate::notify::class::{GENERIC, SET};
 use crate::protocol::Reply;
 use crate::types::cursor::scan_range;
 use crate::types::SetValue;
@@ -50,7 +51,7 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
     let init = SetValue::for_member(&argv[2]);
-    let n = coll::update(&mut g, &argv[1], Some(init), |s| {
+    let n = coll::update(&mut g, &argv[1], Some(init), (SET, "sadd"), |s| {
         let n: i64 = argv[2..].iter().map(|m| i64::from(s.add(m, max))).sum();
         Ok((n, n > 0))
     })?
@@ -62,7 +63,7 @@ fn sadd(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 }
 
 fn srem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    coll::remove_members::<SetValue>(ctx, argv, |c, m| c.remove(m))
+    coll::remove_members::<SetValue>(ctx, argv, (SET, "srem"), |c, m| c.remove(m))
 }
 
 fn sismember(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
@@ -104,7 +105,7 @@ fn spop(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 fn spop_one(ctx: &mut Ctx, key: &Bytes) -> CmdResult {
     let db = ctx.db();
     let mut g = ctx.lock(&db, &[key]);
-    let m = coll::update::<SetValue, _>(&mut g, key, None, |s| {
+    let m = coll::update::<SetValue, _>(&mut g, key, None, (SET, "spop"), |s| {
         let i = rand::thread_rng().gen_range(0..s.len());
         Ok((s.take_at(i), true))
     })?
@@ -139,12 +140,15 @@ fn spop_count(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         // The whole set, in the order of a union into a fresh set.
         let all = SetValue::from_members(&s.members(), max).members();
         g.remove(key);
+        g.notify(SET, "spop", key);
+        g.notify(GENERIC, "del", key);
         g.propagate(vec![Bytes::from_static(b"DEL"), key.clone()]);
         return Ok(Reply::Set(all.into_iter().map(Reply::Bulk).collect()));
     }
-    let popped =
-        coll::update::<SetValue, _>(&mut g, key, None, |s| Ok((pop_random(s, count, max), true)))?
-            .unwrap_or_default();
+    let popped = coll::update::<SetValue, _>(&mut g, key, None, (SET, "spop"), |s| {
+        Ok((pop_random(s, count, max), true))
+    })?
+    .unwrap_or_default();
     for m in &popped {
         g.propagate(srem_effect(key, m.clone()));
     }
@@ -220,17 +224,23 @@ fn smove(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         let s = coll::read::<SetValue>(&mut g, src)?;
         return Ok(Reply::Int(i64::from(s.is_some_and(|s| s.contains(m)))));
     }
-    let removed = coll::update::<SetValue, _>(&mut g, src, None, |s| {
+    let removed = coll::update::<SetValue, _>(&mut g, src, None, (SET, "srem"), |s| {
         let r = s.remove(m);
         Ok((r, r))
     })?;
     if removed != Some(true) {
         return Ok(Reply::Int(0));
     }
-    coll::update(&mut g, dst, Some(SetValue::for_member(m)), |s| {
-        let added = s.add(m, max);
-        Ok(((), added))
-    })?;
+    coll::update(
+        &mut g,
+        dst,
+        Some(SetValue::for_member(m)),
+        (SET, "sadd"),
+        |s| {
+            let added = s.add(m, max);
+            Ok(((), added))
+        },
+    )?;
     g.propagate(argv.to_vec());
     Ok(Reply::Int(1))
 }

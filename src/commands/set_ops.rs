@@ -15,6 +15,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::{GENERIC, SET};
 use crate::protocol::Reply;
 use crate::types::{Entry, SetValue, Value};
 
@@ -146,14 +147,29 @@ fn store(g: &mut KeyGuards, argv: &[Bytes], result: SetValue) -> CmdResult {
     let n = result.len();
     let changed = if n > 0 {
         g.insert(dst, Entry::new(Value::Set(result)));
+        g.notify(SET, store_event(&argv[0]), dst);
+        true
+    } else if g.remove(dst).is_some() {
+        g.notify(GENERIC, "del", dst);
         true
     } else {
-        g.remove(dst).is_some()
+        false
     };
     if changed {
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(n as i64))
+}
+
+/// The keyspace event of a *STORE command.
+fn store_event(cmd: &[u8]) -> &'static str {
+    if args::is(cmd, "SINTERSTORE") {
+        "sinterstore"
+    } else if args::is(cmd, "SUNIONSTORE") {
+        "sunionstore"
+    } else {
+        "sdiffstore"
+    }
 }
 
 fn sinterstore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

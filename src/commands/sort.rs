@@ -60,18 +60,19 @@ fn parse(argv: &[Bytes], read_only: bool) -> Result<Opts, RedisError> {
     Ok(o)
 }
 
-/// The elements to sort and whether the source is a sorted set.
-fn source(g: &mut KeyGuards, key: &[u8]) -> Result<(Vec<Bytes>, bool), RedisError> {
+/// The elements to sort and the source type (Some(true): sorted set,
+/// Some(false): set, None: list or missing).
+fn source(g: &mut KeyGuards, key: &[u8]) -> Result<(Vec<Bytes>, Option<bool>), RedisError> {
     Ok(match g.value(key) {
-        None => (Vec::new(), false),
+        None => (Vec::new(), None),
         Some(Value::List(l)) => (
             l.items.iter().map(|b| Bytes::copy_from_slice(b)).collect(),
-            false,
+            None,
         ),
-        Some(Value::Set(s)) => (s.members(), false),
+        Some(Value::Set(s)) => (s.members(), Some(false)),
         Some(Value::ZSet(z)) => (
             z.iter().map(|(m, _)| Bytes::copy_from_slice(m)).collect(),
-            true,
+            Some(true),
         ),
         Some(_) => return Err(RedisError::WrongType),
     })
@@ -101,13 +102,21 @@ fn lookup(ctx: &Ctx, db: &Db, pattern: &[u8], elem: &[u8]) -> Option<Bytes> {
 }
 
 fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
-    let o = parse(argv, read_only)?;
+    let mut o = parse(argv, read_only)?;
     let db = ctx.db();
-    let (mut elems, is_zset) = {
+    let (mut elems, kind) = {
         let mut g = ctx.lock(&db, &argv[1..2]);
         source(&mut g, &argv[1])?
     };
-    let dont_sort = o.by.as_ref().is_some_and(|b| !b.contains(&b'*'));
+    let is_zset = kind == Some(true);
+    let mut dont_sort = o.by.as_ref().is_some_and(|b| !b.contains(&b'*'));
+    if dont_sort && kind == Some(false) && o.store.is_some() {
+        // A set's order is random: Redis sorts it (ALPHA, by element)
+        // when the result is stored, so replicas and the AOF agree.
+        dont_sort = false;
+        o.alpha = true;
+        o.by = None;
+    }
     if !dont_sort {
         sort_elements(ctx, &db, &mut elems, &o)?;
     } else if is_zset && o.desc {
@@ -199,6 +208,7 @@ fn store(ctx: &Ctx, db: &Db, dst: &Bytes, out: Vec<Option<Bytes>>) -> CmdResult 
     let mut g = ctx.lock(db, &[dst]);
     if n == 0 {
         if g.remove(dst).is_some() {
+            g.notify(crate::notify::class::GENERIC, "del", dst);
             g.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
         }
         return Ok(Reply::Int(0));
@@ -211,6 +221,7 @@ fn store(ctx: &Ctx, db: &Db, dst: &Bytes, out: Vec<Option<Bytes>>) -> CmdResult 
     let mut prop = vec![Bytes::from_static(b"RPUSH"), dst.clone()];
     prop.extend(l.items.iter().map(|b| Bytes::copy_from_slice(b)));
     g.insert(dst, Entry::new(Value::List(l)));
+    g.notify(crate::notify::class::LIST, "sortstore", dst);
     g.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
     g.propagate(prop);
     Ok(Reply::Int(n as i64))

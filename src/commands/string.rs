@@ -3,8 +3,8 @@
 //! MSETNX. In-place edits live in `string_edit.rs`, counters in
 //! `string_num.rs`, LCS in `lcs.rs`.
 //!
-//! Propagation mirrors Redis 7.0: SET/SETEX/PSETEX with a relative or EXAT
-//! expiry become `SET key value PXAT <ms>` (other options dropped), GETSET
+//! Propagation mirrors Redis 7.0: SET/SETEX/PSETEX with any expiry
+//! become `SET key value PXAT <ms>` (other options dropped), GETSET
 //! becomes SET, GETDEL becomes DEL, GETEX becomes PEXPIREAT, PERSIST or
 //! DEL/UNLINK (already expired EXAT/PXAT).
 
@@ -15,6 +15,7 @@ use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::{GENERIC, STRING};
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
 
@@ -71,8 +72,6 @@ struct SetOpts {
     keep_ttl: bool,
     /// Absolute expiry in ms.
     expire_at: Option<u64>,
-    /// The expiry was given as PXAT (propagated unchanged).
-    pxat: bool,
 }
 
 /// Parse an expire argument: `unit_ms` is 1000 for EX/EXAT, 1 for PX/PXAT.
@@ -130,7 +129,6 @@ fn parse_set_opts(argv: &[Bytes], now_ms: u64) -> Result<SetOpts, RedisError> {
     // Redis validates the expire value only after every option parsed.
     if let Some((val, (unit, abs))) = expire {
         o.expire_at = Some(parse_expire(val, unit, abs, now_ms, "set")?);
-        o.pxat = unit == 1 && abs;
     }
     Ok(o)
 }
@@ -177,6 +175,10 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         entry.expire_at = at;
     }
     g.insert(key, entry);
+    g.notify(STRING, "set", key);
+    if o.expire_at.is_some() {
+        g.notify(GENERIC, "expire", key);
+    }
     // Any expiry (EX/PX/EXAT/PXAT) is propagated as `SET key value PXAT ms`,
     // dropping the other options, exactly as Redis 7.0.15 rewrites them.
     // Without an expiry, Redis drops every GET option. Nothing is built
@@ -223,6 +225,7 @@ fn setnx(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(Reply::Int(0));
     }
     store(&mut g, &argv[1], &argv[2]);
+    g.notify(STRING, "set", &argv[1]);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(1))
 }
@@ -235,6 +238,8 @@ fn setex_generic(ctx: &mut Ctx, argv: &[Bytes], unit_ms: u64, cmd: &'static str)
     let mut entry = Entry::new(Value::Str(StrValue::from_bytes(&argv[3])));
     entry.expire_at = at;
     g.insert(&argv[1], entry);
+    g.notify(STRING, "set", &argv[1]);
+    g.notify(GENERIC, "expire", &argv[1]);
     g.propagate(set_pxat(&argv[1], &argv[3], at));
     Ok(Reply::OK)
 }
@@ -252,6 +257,7 @@ fn getset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let mut g = ctx.lock(&db, &argv[1..2]);
     let old = get_string(&mut g, &argv[1])?;
     store(&mut g, &argv[1], &argv[2]);
+    g.notify(STRING, "set", &argv[1]);
     g.propagate(vec![
         Bytes::from_static(b"SET"),
         argv[1].clone(),
@@ -268,6 +274,7 @@ fn getdel(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let old = get_string(&mut g, &argv[1])?;
     if old.is_some() {
         g.remove(&argv[1]);
+        g.notify(GENERIC, "del", &argv[1]);
         g.propagate(vec![Bytes::from_static(b"DEL"), argv[1].clone()]);
     }
     drop(g);
@@ -319,6 +326,7 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         GetexOp::Persist => {
             if g.peek(key).is_some_and(|e| e.has_expire()) {
                 g.set_expire(key, 0);
+                g.notify(GENERIC, "persist", key);
                 g.propagate(vec![Bytes::from_static(b"PERSIST"), key.clone()]);
             }
         }
@@ -327,11 +335,13 @@ fn getex(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             if abs && at <= ctx.now_ms && !ctx.ks().is_replica() {
                 // An absolute time already in the past deletes the key.
                 g.remove(key);
+                g.notify(GENERIC, "del", key);
                 let lazy = ctx.srv.config.get_bool("lazyfree-lazy-expire");
                 let cmd: &'static [u8] = if lazy { b"UNLINK" } else { b"DEL" };
                 g.propagate(vec![Bytes::from_static(cmd), key.clone()]);
             } else {
                 g.set_expire(key, at);
+                g.notify(GENERIC, "expire", key);
                 g.propagate(vec![
                     Bytes::from_static(b"PEXPIREAT"),
                     key.clone(),
@@ -375,6 +385,7 @@ fn mset_generic(ctx: &mut Ctx, argv: &[Bytes], nx: bool) -> CmdResult {
     }
     for pair in argv[1..].chunks_exact(2) {
         store(&mut g, &pair[0], &pair[1]);
+        g.notify(STRING, "set", &pair[0]);
     }
     g.propagate(argv.to_vec());
     Ok(if nx { Reply::Int(1) } else { Reply::OK })

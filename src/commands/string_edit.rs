@@ -14,6 +14,7 @@ use super::string::{get_string, hit_or_miss};
 use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
+use crate::notify::class::STRING;
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
 
@@ -75,6 +76,7 @@ fn append(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         #[allow(unreachable_patterns)]
         Some(_) => return Err(RedisError::WrongType),
     };
+    g.notify(STRING, "append", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(len as i64))
 }
@@ -155,6 +157,7 @@ fn setrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     buf[off..end].copy_from_slice(val);
     let n = buf.len();
     g.touched(key);
+    g.notify(STRING, "setrange", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(n as i64))
 }

@@ -13,6 +13,7 @@ use super::ctx::Ctx;
 use super::table::Handler;
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
+use crate::notify::class::STRING;
 use crate::protocol::Reply;
 use crate::types::{Entry, StrValue, Value};
 use crate::util::ldouble::{self, LongDouble};
@@ -48,6 +49,7 @@ fn incr_generic(ctx: &mut Ctx, argv: &[Bytes], by: i64) -> CmdResult {
             g.insert(key, Entry::new(value));
         }
     }
+    g.notify(STRING, "incrby", key);
     g.propagate(argv.to_vec());
     Ok(Reply::Int(new))
 }
@@ -98,6 +100,7 @@ fn incrbyfloat(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         .ok_or_else(|| RedisError::err("increment would produce NaN or Infinity"))?;
     let text = Bytes::from(ldouble::to_human_string(sum));
     g.set_value(key, Value::Str(StrValue::from_plain(&text)), true);
+    g.notify(STRING, "incrbyfloat", key);
     g.propagate(vec![
         Bytes::from_static(b"SET"),
         key.clone(),

@@ -132,6 +132,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::pubsub::COMMANDS,
         super::repl::COMMANDS,
         super::cluster::COMMANDS,
+        super::cluster_repl::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
         super::set_ops::COMMANDS,

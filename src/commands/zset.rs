@@ -12,6 +12,7 @@ use super::{zset_pop as pop, zset_range as range, zset_store as store};
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
+use crate::notify::class::{GENERIC, ZSET};
 use crate::protocol::{Reply, RespVersion};
 use crate::types::zset::Limits;
 use crate::types::{Entry, Value, ZSetValue};
@@ -81,26 +82,52 @@ pub fn zset_mut<'g>(
     }
 }
 
-/// After an in-place change: delete the key if the set became empty
-/// (Redis never keeps empty sets), otherwise signal the modification.
-pub fn after_write(g: &mut KeyGuards, key: &[u8]) {
+/// After an in-place change: report the keyspace event `ev`, delete the
+/// key if the set became empty (Redis never keeps empty sets), otherwise
+/// signal the modification.
+pub fn after_write(g: &mut KeyGuards, key: &[u8], ev: &str) {
     let empty = matches!(g.peek(key).map(|e| &e.value), Some(Value::ZSet(z)) if z.is_empty());
+    g.notify(ZSET, ev, key);
     if empty {
         g.remove(key);
+        g.notify(GENERIC, "del", key);
     } else {
         g.touched(key);
     }
 }
 
 /// Store `pairs` (distinct members) at `dst` as a fresh set, or delete
-/// `dst` when empty. Returns true when the keyspace changed.
-pub fn store_result(g: &mut KeyGuards, dst: &[u8], pairs: Vec<(Bytes, f64)>, lim: Limits) -> bool {
+/// `dst` when empty, reporting `ev` (or `del`). Returns true when the
+/// keyspace changed.
+pub fn store_result(
+    g: &mut KeyGuards,
+    dst: &[u8],
+    pairs: Vec<(Bytes, f64)>,
+    lim: Limits,
+    ev: &str,
+) -> bool {
     if pairs.is_empty() {
-        return g.remove(dst).is_some();
+        let removed = g.remove(dst).is_some();
+        if removed {
+            g.notify(GENERIC, "del", dst);
+        }
+        return removed;
     }
     let z = ZSetValue::from_pairs(pairs, lim);
     g.insert(dst, Entry::new(Value::ZSet(z)));
+    g.notify(ZSET, ev, dst);
     true
+}
+
+/// The keyspace event named after the command that runs (`argv[0]`),
+/// one of `names` (Redis names these events after the command).
+pub fn event_of(cmd: &[u8], names: &[&'static str]) -> &'static str {
+    names
+        .iter()
+        .find(|n| args::is(cmd, n))
+        .or(names.first())
+        .copied()
+        .unwrap_or_default()
 }
 
 /// Members with optional scores: flat in RESP2, [member, score] pairs in
@@ -275,6 +302,7 @@ fn add_generic(ctx: &mut Ctx, argv: &[Bytes], f: AddFlags, pairs: &[(f64, Bytes)
         }
     };
     if out.added + out.updated > 0 {
+        g.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
         g.propagate(argv.to_vec());
     }
     if f.incr {
@@ -300,7 +328,7 @@ fn zrem(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
     }
     if n > 0 {
-        after_write(&mut g, key);
+        after_write(&mut g, key, "zrem");
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(n))

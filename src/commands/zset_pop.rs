@@ -48,7 +48,7 @@ pub fn pop_and_propagate(
     };
     let items = pop_elements(z, max, count);
     if !items.is_empty() {
-        after_write(g, key);
+        after_write(g, key, if max { "zpopmax" } else { "zpopmin" });
         let name = if max { "ZPOPMAX" } else { "ZPOPMIN" };
         let mut argv = vec![Bytes::from_static(name.as_bytes()), key.clone()];
         if with_count {
@@ -79,7 +79,7 @@ fn zpop_generic(ctx: &mut Ctx, argv: &[Bytes], max: bool) -> CmdResult {
         None => Vec::new(),
     };
     if !items.is_empty() {
-        after_write(&mut g, key);
+        after_write(&mut g, key, if max { "zpopmax" } else { "zpopmin" });
         g.propagate(argv.to_vec());
     }
     drop(g);

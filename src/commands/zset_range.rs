@@ -7,7 +7,9 @@
 use bytes::Bytes;
 
 use super::ctx::Ctx;
-use super::zset::{after_write, collect, limits, scored_reply, store_result, zset_mut, zset_ref};
+use super::zset::{
+    after_write, collect, event_of, limits, scored_reply, store_result, zset_mut, zset_ref,
+};
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::protocol::Reply;
@@ -191,7 +193,7 @@ pub fn zrangestore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         None => Vec::new(),
     };
     let n = items.len() as i64;
-    if store_result(&mut g, &argv[1], items, lim) {
+    if store_result(&mut g, &argv[1], items, lim, "zrangestore") {
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(n))
@@ -236,7 +238,11 @@ fn remrange(
         _ => 0,
     };
     if n > 0 {
-        after_write(&mut g, key);
+        let ev = event_of(
+            &argv[0],
+            &["zremrangebyrank", "zremrangebyscore", "zremrangebylex"],
+        );
+        after_write(&mut g, key, ev);
         g.propagate(argv.to_vec());
     }
     Ok(Reply::Int(n as i64))

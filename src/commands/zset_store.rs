@@ -219,7 +219,12 @@ fn generic(ctx: &mut Ctx, argv: &[Bytes], op: Op, store: bool) -> CmdResult {
     let mut result = compute(op, inputs, &req.weights, req.agg);
     if store {
         let n = result.len() as i64;
-        if store_result(&mut g, &argv[1], result, lim) {
+        let ev = match op {
+            Op::Union => "zunionstore",
+            Op::Inter => "zinterstore",
+            Op::Diff => "zdiffstore",
+        };
+        if store_result(&mut g, &argv[1], result, lim, ev) {
             g.propagate(argv.to_vec());
         }
         return Ok(Reply::Int(n));

@@ -222,6 +222,9 @@ fn validate_special(name: &str, v: String) -> Result<String, String> {
             }
             Ok(out.join(" "))
         }
+        "notify-keyspace-events" => crate::notify::parse_flags(&v)
+            .map(crate::notify::flags_to_string)
+            .ok_or_else(|| crate::notify::BAD_CLASS.to_string()),
         "dir" => {
             if !v.is_empty() {
                 std::env::set_current_dir(&v).map_err(|e| e.to_string())?;

@@ -40,10 +40,23 @@ pub enum BlockOp {
 /// One blocked client.
 pub struct Waiter {
     pub id: u64,
+    /// The blocked client (CLIENT UNBLOCK).
+    pub client: u64,
     pub db: usize,
     pub keys: Vec<Bytes>,
     pub op: BlockOp,
+    /// What the client gets when its timeout fires (or CLIENT UNBLOCK).
+    pub timeout_reply: Reply,
     tx: Mutex<Option<oneshot::Sender<Reply>>>,
+}
+
+/// Who is blocking and what it gets on timeout.
+pub struct BlockRequest {
+    pub client: u64,
+    pub db: usize,
+    pub keys: Vec<Bytes>,
+    pub op: BlockOp,
+    pub timeout_reply: Reply,
 }
 
 impl Waiter {
@@ -74,19 +87,17 @@ pub struct Blocking {
 
 impl Blocking {
     /// Register a waiter on all its keys; returns the receiver of its reply.
-    pub fn register(
-        &self,
-        db: usize,
-        keys: Vec<Bytes>,
-        op: BlockOp,
-    ) -> (u64, oneshot::Receiver<Reply>) {
+    pub fn register(&self, req: BlockRequest) -> (u64, oneshot::Receiver<Reply>) {
         let (tx, rx) = oneshot::channel();
         let id = self.next_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let db = req.db;
         let w = Arc::new(Waiter {
             id,
+            client: req.client,
             db,
-            keys,
-            op,
+            keys: req.keys,
+            op: req.op,
+            timeout_reply: req.timeout_reply,
             tx: Mutex::new(Some(tx)),
         });
         let mut inner = self.inner.lock();
@@ -140,6 +151,32 @@ impl Blocking {
         w.is_some_and(|w| self.claim(&w))
     }
 
+    /// CLIENT UNBLOCK: end the wait of `client` as if it timed out, or
+    /// with an UNBLOCKED error. False if the client is not blocked on keys.
+    pub fn unblock_client(&self, client: u64, error: bool) -> bool {
+        let w = {
+            let inner = self.inner.lock();
+            inner
+                .queues
+                .values()
+                .flat_map(|q| q.iter())
+                .find(|w| w.client == client)
+                .cloned()
+        };
+        let Some(w) = w else { return false };
+        if !self.claim(&w) {
+            return false;
+        }
+        w.send(if error {
+            Reply::Error(crate::error::RedisError::Custom(
+                "UNBLOCKED client unblocked via CLIENT UNBLOCK".into(),
+            ))
+        } else {
+            w.timeout_reply.clone()
+        });
+        true
+    }
+
     /// A key got data (or was replaced): remember it if someone waits on it.
     pub fn signal_ready(&self, db: usize, key: &[u8]) {
         if self.waiters.load(Ordering::Relaxed) == 0 {
@@ -149,6 +186,26 @@ impl Blocking {
         let id: KeyId = (db, key.into());
         if inner.queues.contains_key(&id) && inner.ready_set.insert(id.clone()) {
             inner.ready.push(id);
+        }
+    }
+
+    /// SWAPDB: every key of `db` that someone waits on may now hold data
+    /// (Redis's scanDatabaseForReadyKeys); serving checks each one.
+    pub fn signal_db(&self, db: usize) {
+        if self.waiters.load(Ordering::Relaxed) == 0 {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let keys: Vec<KeyId> = inner
+            .queues
+            .keys()
+            .filter(|(d, _)| *d == db)
+            .cloned()
+            .collect();
+        for id in keys {
+            if inner.ready_set.insert(id.clone()) {
+                inner.ready.push(id);
+            }
         }
     }
 

@@ -127,6 +127,14 @@ impl<'a> KeyGuards<'a> {
     /// A live key in one probe: lazy expiry and the lookup share it.
     fn live(&mut self, key: &[u8], touch: bool) -> Option<&mut Entry> {
         let i = self.guard_index(key);
+        if self.ks.is_loading() {
+            // Nothing expires while a dataset loads (as expire_if_needed).
+            let e = self.locked[i].1.as_deref_mut()?.get_mut(key)?;
+            if touch {
+                access::touch(&mut e.lru);
+            }
+            return Some(e);
+        }
         let now = self.now;
         let replica = self.ks.is_replica();
         // Borrow only `locked`, so the expired branch can still reach the
@@ -146,6 +154,16 @@ impl<'a> KeyGuards<'a> {
                 None
             }
         }
+    }
+
+    /// Run `f` on the shard of the first locked slot, if it holds keys
+    /// (keyspace-walking commands that lock one slot at a time).
+    pub fn with_shard<R>(&self, f: impl FnOnce(&SlotShard) -> R) -> Option<R> {
+        self.locked
+            .first()
+            .and_then(|(_, g)| g.as_deref())
+            .filter(|s| !s.is_empty())
+            .map(f)
     }
 
     /// Look up a live key and record the access (LRU/LFU).
@@ -214,6 +232,7 @@ impl<'a> KeyGuards<'a> {
                     .stats
                     .expired_keys
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.notify(crate::notify::class::EXPIRED, "expired", key);
                 self.effects.push(vec![
                     Bytes::from_static(b"DEL"),
                     Bytes::copy_from_slice(key),
@@ -222,6 +241,9 @@ impl<'a> KeyGuards<'a> {
             }
             other => other,
         };
+        if old.is_none() {
+            self.notify(crate::notify::class::NEW, "new", key);
+        }
         self.signal(key, true);
         old
     }
@@ -303,6 +325,18 @@ impl<'a> KeyGuards<'a> {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// notifyKeyspaceEvent for a key of this command's database. `new`
+    /// and `expired` are reported here automatically; handlers report
+    /// their own events (type event first, then `del` when a collection
+    /// was emptied, as Redis orders them).
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        if self.ks.notify.wants(class) {
+            self.ks
+                .notify
+                .keyspace_event(class, event, key, self.db.index());
+        }
+    }
+
     /// Queue a command for the AOF and replicas (deterministic form).
     pub fn propagate(&mut self, argv: Vec<Bytes>) {
         if self.propagating() {
@@ -324,6 +358,10 @@ fn note_expired(ks: &Keyspace, db: &Db, effects: &mut Vec<Vec<Bytes>>, key: &[u8
         .expired_keys
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     ks.watches.touch(db.index(), key, false);
+    if ks.notify.wants(crate::notify::class::EXPIRED) {
+        ks.notify
+            .keyspace_event(crate::notify::class::EXPIRED, "expired", key, db.index());
+    }
     effects.push(vec![
         Bytes::from_static(b"DEL"),
         Bytes::copy_from_slice(key),

@@ -40,6 +40,8 @@ pub struct Keyspace {
     pub blocking: blocking::Blocking,
     pub propagator: Arc<Propagator>,
     pub stats: Arc<Stats>,
+    /// Keyspace notifications (notify-keyspace-events).
+    pub notify: crate::notify::Notifier,
     /// Replicas hide logically expired keys instead of deleting them.
     replica: std::sync::atomic::AtomicBool,
     /// TTLs set by clients of a writable replica (expired locally).
@@ -51,7 +53,12 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
-    pub fn new(databases: usize, propagator: Arc<Propagator>, stats: Arc<Stats>) -> Keyspace {
+    pub fn new(
+        databases: usize,
+        propagator: Arc<Propagator>,
+        stats: Arc<Stats>,
+        pubsub: Arc<crate::pubsub::PubSub>,
+    ) -> Keyspace {
         let dbs = (0..databases)
             .map(|i| ArcSwap::from_pointee(Db::new(i)))
             .collect();
@@ -62,6 +69,7 @@ impl Keyspace {
             blocking: Default::default(),
             propagator,
             stats,
+            notify: crate::notify::Notifier::new(pubsub),
             replica: Default::default(),
             replica_ttls: Default::default(),
             loading: Default::default(),

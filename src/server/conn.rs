@@ -56,16 +56,12 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
             _ = &mut killed => break,
             _ = &mut stopping => break,
             Some(msg) = push_rx.recv() => {
-                let mut n = msg.len();
                 conn.out.extend_from_slice(&msg);
-                while let Ok(more) = push_rx.try_recv() {
-                    n += more.len();
-                    conn.out.extend_from_slice(&more);
-                }
+                release_pending(&sess, msg.len());
+                conn.drain_push(&sess, &mut push_rx);
                 if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                     break;
                 }
-                sess.push_pending.fetch_sub(n.min(sess.push_pending.load(Ordering::Relaxed)), Ordering::Relaxed);
                 continue;
             }
             r = rd.read_buf(&mut conn.buf) => match r {
@@ -74,7 +70,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     srv.stats.total_net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     srv.stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
-                    let mut next = conn.process(&srv, &mut sess, &push_tx).await;
+                    let mut next = conn.process(&srv, &mut sess, &push_tx, &mut push_rx).await;
                     loop {
                         conn.hold_for_fsync(&srv).await;
                         if !flush(&srv, &mut wr, &mut conn.out, &info).await {
@@ -92,7 +88,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                                 // hold the reply until all of it is durable.
                                 conn.aof_need = srv.aof.appended_now();
                                 conn.emit(&mut sess, &reply);
-                                next = conn.process(&srv, &mut sess, &push_tx).await;
+                                next = conn.process(&srv, &mut sess, &push_tx, &mut push_rx).await;
                             }
                         }
                     }
@@ -139,12 +135,13 @@ impl Conn {
         srv: &Arc<Server>,
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
+        push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
     ) -> Next {
         // CLIENT LIST's qbuf: Redis trims its query buffer only after the
         // whole batch ran, so every command sees the full batch.
         sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
         sess.batch_clock = Some(std::time::Instant::now());
-        let next = self.run_batch(srv, sess, push).await;
+        let next = self.run_batch(srv, sess, push, push_rx).await;
         // Time spent outside the batch must not be charged to a command.
         sess.batch_clock = None;
         next
@@ -155,6 +152,7 @@ impl Conn {
         srv: &Arc<Server>,
         sess: &mut Session,
         push: &mpsc::UnboundedSender<Bytes>,
+        push_rx: &mut mpsc::UnboundedReceiver<Bytes>,
     ) -> Next {
         loop {
             let limits = ParseLimits {
@@ -176,6 +174,10 @@ impl Conn {
                         sess.batch_clock = Some(std::time::Instant::now());
                     }
                     let was_monitor = sess.monitor;
+                    // Messages queued before the command ran precede its
+                    // reply (an UNSUBSCRIBE confirmation follows every
+                    // message published before it).
+                    self.drain_push(sess, push_rx);
                     // Writes fed by this thread since the last command are
                     // not ours (e.g. a cron task): reset before running.
                     aof_last_append();
@@ -185,9 +187,21 @@ impl Conn {
                     // so the buffer can be reused in place on the next read.
                     self.argv.clear();
                     if sess.pending_block.is_some() {
+                        self.drain_push(sess, push_rx);
                         return Next::Block;
                     }
-                    self.emit(sess, &reply);
+                    if is_subscribe(&reply) {
+                        // A subscribe confirmation precedes every message
+                        // of the new subscription.
+                        self.emit(sess, &reply);
+                        self.drain_push(sess, push_rx);
+                    } else {
+                        // What the command published to this very client
+                        // (PUBLISH to itself, events of its own writes)
+                        // precedes its reply, as in Redis.
+                        self.drain_push(sess, push_rx);
+                        self.emit(sess, &reply);
+                    }
                     if sess.monitor && !was_monitor {
                         srv.monitors.add(sess.id, push.clone());
                     }
@@ -281,13 +295,21 @@ impl Conn {
         result
     }
 
+    /// Move every queued push message into the output buffer.
+    fn drain_push(&mut self, sess: &Session, rx: &mut mpsc::UnboundedReceiver<Bytes>) {
+        let mut n = 0;
+        while let Ok(more) = rx.try_recv() {
+            n += more.len();
+            self.out.extend_from_slice(&more);
+        }
+        release_pending(sess, n);
+    }
+
     fn emit(&mut self, sess: &mut Session, reply: &Reply) {
-        // RESP3 push messages (subscribe confirmations) are out-of-band:
-        // CLIENT REPLY OFF/SKIP does not silence them, as in Redis.
-        if sess.reply_mode != ReplyMode::On
-            && sess.resp == crate::protocol::RespVersion::Resp3
-            && is_push(reply)
-        {
+        // Push messages (subscribe confirmations) are out-of-band: CLIENT
+        // REPLY OFF/SKIP does not silence them in either protocol, as in
+        // Redis 7.0.
+        if sess.reply_mode != ReplyMode::On && is_push(reply) {
             reply.encode(sess.resp, &mut self.out);
         }
         match sess.reply_mode {
@@ -296,6 +318,30 @@ impl Conn {
             ReplyMode::SkipNext => sess.reply_mode = ReplyMode::Skip,
             ReplyMode::Skip => sess.reply_mode = ReplyMode::On,
         }
+    }
+}
+
+/// Bytes moved from the push queue to the output buffer no longer count
+/// as pending for the pubsub output buffer limits.
+fn release_pending(sess: &Session, n: usize) {
+    if n > 0 {
+        let cur = sess.push_pending.load(Ordering::Relaxed);
+        sess.push_pending.fetch_sub(n.min(cur), Ordering::Relaxed);
+    }
+}
+
+/// A (P|S)SUBSCRIBE confirmation (one push per channel).
+fn is_subscribe(reply: &Reply) -> bool {
+    let first = match reply {
+        Reply::Multi(items) => items.first(),
+        other => Some(other),
+    };
+    match first {
+        Some(Reply::Push(parts)) => matches!(
+            parts.first(),
+            Some(Reply::Bulk(k)) if k.ends_with(b"subscribe") && !k.ends_with(b"unsubscribe")
+        ),
+        _ => false,
     }
 }
 

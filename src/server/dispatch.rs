@@ -105,6 +105,13 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         }
         return reject(srv, sess, Some(cmd), e);
     }
+    // After the cluster redirection, as in processCommand: a replica
+    // answers MOVED rather than READONLY for a write to its master's slot.
+    if !sess.is_master {
+        if let Err(e) = replication_checks(srv, sess, cmd) {
+            return reject(srv, sess, Some(cmd), e);
+        }
+    }
     if sess.in_multi() && !bypasses_queue(cmd) {
         if let Some(q) = sess.multi.as_mut() {
             q.push(Queued {
@@ -176,9 +183,6 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
     }
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
-    }
-    if !sess.is_master {
-        replication_checks(srv, sess, cmd)?;
     }
     Ok(())
 }

@@ -71,7 +71,7 @@ pub struct Server {
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
     pub aof: crate::persistence::aof::Aof,
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
     /// Replication state (both roles).
     pub repl: Arc<crate::replication::Replication>,
     /// Present when `cluster-enabled yes`.
@@ -83,7 +83,14 @@ impl Server {
         let stats = Arc::new(Stats::default());
         let propagator = Arc::new(Propagator::default());
         let databases = config.get_i64("databases").max(1) as usize;
-        let ks = Keyspace::new(databases, propagator, stats.clone());
+        let pubsub = Arc::new(crate::pubsub::PubSub::default());
+        pubsub.set_limits(crate::pubsub::limits_from_config(
+            &config.get("client-output-buffer-limit"),
+        ));
+        let ks = Keyspace::new(databases, propagator, stats.clone(), pubsub.clone());
+        if let Some(f) = crate::notify::parse_flags(&config.get("notify-keyspace-events")) {
+            ks.notify.set_flags(f);
+        }
         let run_id: String = (0..40)
             .map(|_| char::from_digit(rand::random::<u32>() % 16, 16).unwrap_or('0'))
             .collect();
@@ -119,7 +126,7 @@ impl Server {
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
             aof: Default::default(),
-            pubsub: Default::default(),
+            pubsub,
             repl: Default::default(),
             cluster,
         })

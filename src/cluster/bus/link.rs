@@ -15,6 +15,7 @@ use tokio::sync::mpsc;
 
 use super::codec::{decode, encode, next_frame, Frame, DEFAULT_MAX_FRAME_LEN};
 use super::msg::{Body, Msg};
+use crate::cluster::failover;
 use crate::cluster::gossip::{self, Action, LinkInfo, Settings};
 use crate::cluster::state::NodeId;
 use crate::server::Server;
@@ -33,11 +34,16 @@ impl Links {
     }
 }
 
-fn settings(srv: &Server) -> Settings {
+pub fn settings(srv: &Server) -> Settings {
     Settings {
         node_timeout: srv.config.get_i64("cluster-node-timeout").max(1) as u64,
         announce_ip: srv.config.get("cluster-announce-ip"),
         hostname: srv.config.get("cluster-announce-hostname"),
+        validity_factor: srv.config.get_i64("cluster-replica-validity-factor").max(0) as u64,
+        repl_ping_period: srv.config.get_i64("repl-ping-replica-period").max(1) as u64,
+        replica_no_failover: srv.config.get_bool("cluster-replica-no-failover"),
+        migration_barrier: srv.config.get_i64("cluster-migration-barrier").max(0) as usize,
+        allow_replica_migration: srv.config.get_bool("cluster-allow-replica-migration"),
     }
 }
 
@@ -50,8 +56,10 @@ pub fn start(srv: Arc<Server>) {
         let listener = match TcpListener::bind(("0.0.0.0", cport)).await {
             Ok(l) => l,
             Err(e) => {
-                tracing::warn!("Could not bind the cluster bus port {cport}: {e}");
-                return;
+                // A node without its bus cannot take part in the cluster:
+                // Redis aborts at start-up in this case too.
+                tracing::warn!("Failed listening on port {cport} (cluster), aborting: {e}");
+                std::process::exit(1);
             }
         };
         loop {
@@ -84,9 +92,16 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
 }
 
 /// Carry out actions; `reply` is the link the message arrived on.
-fn perform(srv: &Server, actions: Vec<Action>, reply: Option<&mpsc::UnboundedSender<Msg>>) {
+/// nodes.conf is written first, so a vote is on disk before its ACK leaves.
+pub fn perform(
+    srv: &Arc<Server>,
+    actions: Vec<Action>,
+    reply: Option<&mpsc::UnboundedSender<Msg>>,
+) {
     let Some(cl) = &srv.cluster else { return };
-    let mut persist = false;
+    if actions.iter().any(|a| matches!(a, Action::Persist)) {
+        crate::cluster::persist(srv);
+    }
     for a in actions {
         match a {
             Action::Reply(m) => {
@@ -120,12 +135,12 @@ fn perform(srv: &Server, actions: Vec<Action>, reply: Option<&mpsc::UnboundedSen
                 srv.pubsub
                     .publish(shard, &channel, &message, limits, clock::now_ms());
             }
-            Action::Persist => persist = true,
+            Action::Persist => {}
+            Action::PauseWrites(until) => crate::cluster::role::pause_writes(srv, until),
+            Action::Unpause => crate::cluster::role::unpause(srv),
         }
     }
-    if persist {
-        crate::cluster::persist(srv);
-    }
+    crate::cluster::role::reconcile(srv);
 }
 
 /// Read frames from a bus connection and hand each decoded message to `f`.
@@ -190,11 +205,19 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
     writer.abort();
 }
 
-fn on_msg(srv: &Server, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
+fn on_msg(srv: &Arc<Server>, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
     let Some(cl) = &srv.cluster else { return };
+    let filter = cl.drop_filter.load(std::sync::atomic::Ordering::Relaxed);
+    if filter == i64::from(m.body.type_id()) {
+        return;
+    }
     let s = settings(srv);
     let now = clock::now_ms();
-    let actions = cl.with(&srv.config, |st| gossip::on_message(st, &s, m, link, now));
+    let actions = cl.with(&srv.config, |st| {
+        let mut out = gossip::on_message(st, &s, m, link, now);
+        out.extend(failover::on_message(st, &s, m, now));
+        out
+    });
     perform(srv, actions, reply);
 }
 
@@ -247,7 +270,13 @@ async fn cron(srv: Arc<Server>) {
         let Some(cl) = &srv.cluster else { return };
         let s = settings(&srv);
         let now = clock::now_ms();
-        let actions = cl.with(&srv.config, |st| gossip::cron(st, &s, now, tick));
+        let actions = cl.with(&srv.config, |st| {
+            crate::cluster::role::refresh(&srv, st);
+            let mut out = gossip::cron(st, &s, now, tick);
+            out.extend(failover::cron(st, &s, now));
+            crate::cluster::replica_migration::cron(st, &s, now, &mut out);
+            out
+        });
         perform(&srv, actions, None);
         connect_missing(&srv, &s);
     }

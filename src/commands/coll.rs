@@ -34,7 +34,7 @@ impl Coll for HashValue {
         }
     }
     fn wrap(self) -> Value {
-        Value::Hash(self)
+        Value::Hash(Box::new(self))
     }
     fn is_empty(&self) -> bool {
         HashValue::is_empty(self)
@@ -55,7 +55,7 @@ impl Coll for SetValue {
         }
     }
     fn wrap(self) -> Value {
-        Value::Set(self)
+        Value::Set(Box::new(self))
     }
     fn is_empty(&self) -> bool {
         SetValue::is_empty(self)

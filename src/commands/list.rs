@@ -82,7 +82,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
         None => {
             let mut l = ListValue::default();
             let n = push_all(&mut l, &argv[2..], end);
-            g.insert(key, Entry::new(Value::List(l)));
+            g.insert(key, Entry::new(Value::List(Box::new(l))));
             n
         }
     };
@@ -461,7 +461,7 @@ pub fn move_one(
         None => {
             let mut l = ListValue::default();
             push_all(&mut l, item, to);
-            g.insert(dst, Entry::new(Value::List(l)));
+            g.insert(dst, Entry::new(Value::List(Box::new(l))));
         }
     }
     Ok(Some(v))

@@ -1,9 +1,11 @@
 //! INFO memory and INFO cpu: real figures from jemalloc's statistics,
 //! /proc and getrusage, with Redis 7.0.15's field names and order.
 //!
-//! `used_memory` is jemalloc's `stats.allocated` (Redis reports its own
-//! zmalloc counter, which tracks the same thing); `used_memory_rss` is the
-//! process RSS as Redis reads it. The peak is tracked here, refreshed by
+//! `used_memory` is the counting allocator's figure (util::alloc, the
+//! equivalent of Redis's zmalloc counter: live allocations rounded to
+//! jemalloc's size classes), falling back to jemalloc's `stats.allocated`
+//! when the counter is not installed; `used_memory_rss` is the process RSS
+//! as Redis reads it. The peak is tracked here, refreshed by
 //! the cron and whenever INFO memory is rendered.
 
 use std::fmt::Write;
@@ -39,16 +41,21 @@ pub fn alloc_stats() -> AllocStats {
     AllocStats::default()
 }
 
+/// Bytes in use: the allocator counter, else jemalloc's statistics.
+fn allocated_now() -> u64 {
+    crate::util::alloc::allocated().unwrap_or_else(|| alloc_stats().allocated)
+}
+
 /// Record the memory in use right after start-up (`used_memory_startup`).
 pub fn record_startup() {
-    let a = alloc_stats().allocated;
+    let a = allocated_now();
     STARTUP.store(a, Ordering::Relaxed);
     PEAK.fetch_max(a, Ordering::Relaxed);
 }
 
 /// Current used memory, also folded into the peak.
 pub fn used_memory() -> u64 {
-    let a = alloc_stats().allocated;
+    let a = allocated_now();
     PEAK.fetch_max(a, Ordering::Relaxed);
     a
 }
@@ -110,7 +117,7 @@ fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
 
 pub fn memory(srv: &Server, out: &mut String) {
     let a = alloc_stats();
-    let used = a.allocated;
+    let used = allocated_now();
     let peak = PEAK.fetch_max(used, Ordering::Relaxed).max(used);
     let rss = match process_rss() {
         0 => a.resident,

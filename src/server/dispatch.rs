@@ -105,6 +105,9 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: Vec<Bytes>) -> Reply
         }
         return reject(srv, sess, Some(cmd), e);
     }
+    if let Err(e) = oom_check(srv, sess, cmd) {
+        return reject(srv, sess, Some(cmd), e);
+    }
     if sess.in_multi() && !bypasses_queue(cmd) {
         if let Some(q) = sess.multi.as_mut() {
             q.push(Queued { argv });
@@ -154,17 +157,33 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
             meta.name
         )));
     }
-    // maxmemory with the default noeviction policy: refuse commands that may
-    // grow memory once the limit is exceeded (eviction comes with issue 7).
-    let maxmemory = srv.config.hot.maxmemory.load(Ordering::Relaxed);
-    if maxmemory > 0
-        && cmd.has(flag::DENYOOM)
-        && crate::info::resources::used_memory() > maxmemory as u64
-    {
-        return Err(RedisError::Oom);
-    }
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
+    }
+    Ok(())
+}
+
+/// maxmemory, at Redis's place in the ladder (after cluster redirection,
+/// before MULTI queueing): evict first, then refuse commands that may
+/// grow memory if used memory is still over the limit and nothing more can
+/// be evicted. Queueing inside MULTI counts as growing memory; EXEC counts
+/// if a queued command may grow memory.
+fn oom_check(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
+    if srv.config.hot.maxmemory.load(Ordering::Relaxed) <= 0 {
+        return Ok(());
+    }
+    if crate::evict::make_room(&srv.ks, &srv.config) != crate::evict::Outcome::Fail {
+        return Ok(());
+    }
+    let name = cmd.meta.name;
+    let denyoom = cmd.has(flag::DENYOOM)
+        || (name == "exec"
+            && sess.multi.iter().flatten().any(|q| {
+                resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::DENYOOM))
+            }));
+    let queueing = sess.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || queueing {
+        return Err(RedisError::Oom);
     }
     Ok(())
 }

@@ -155,6 +155,7 @@ pub fn run(config: Config) -> i32 {
             return 1;
         }
         crate::info::resources::record_startup();
+        crate::evict::apply_config(&srv.config);
         listener::serve(srv).await
     })
 }

@@ -7,7 +7,6 @@
 //! only 44-88% full; one pointer per bucket plus a right-sized node is
 //! what brings Shoal's bytes per key under Redis's (scripts/memefficiency.sh).
 
-use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
@@ -23,11 +22,21 @@ struct Node {
     entry: Entry,
 }
 
+/// One hasher for every shard, seeded randomly at start (a per-shard
+/// hasher would cost 32 bytes in each of up to 16384 × 16 shards).
+fn hasher() -> &'static ahash::RandomState {
+    static HASHER: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
+    HASHER.get_or_init(ahash::RandomState::new)
+}
+
+fn hash(key: &[u8]) -> u64 {
+    hasher().hash_one(key)
+}
+
 /// The keys of one slot in one database.
 #[derive(Default)]
 pub struct SlotShard {
     map: HashTable<Box<Node>>,
-    hasher: ahash::RandomState,
     /// Keys in this shard with an expiry set.
     pub(crate) volatile: usize,
 }
@@ -48,18 +57,14 @@ impl SlotShard {
         self.map.is_empty()
     }
 
-    fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
         self.map
-            .find(self.hash(key), |n| &*n.key == key)
+            .find(hash(key), |n| &*n.key == key)
             .map(|n| &n.entry)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let h = self.hash(key);
+        let h = hash(key);
         self.map
             .find_mut(h, |n| &*n.key == key)
             .map(|n| &mut n.entry)
@@ -67,17 +72,15 @@ impl SlotShard {
 
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
-        let h = self.hash(key);
+        let h = hash(key);
         let old = match self.map.find_mut(h, |n| &*n.key == key) {
             Some(n) => Some(std::mem::replace(&mut n.entry, entry)),
             None => {
-                let hasher = &self.hasher;
                 let node = Box::new(Node {
                     key: key.into(),
                     entry,
                 });
-                self.map
-                    .insert_unique(h, node, |n| hasher.hash_one(&*n.key));
+                self.map.insert_unique(h, node, |n| hash(&n.key));
                 None
             }
         };
@@ -94,11 +97,17 @@ impl SlotShard {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> (Option<Entry>, Delta) {
-        let h = self.hash(key);
+        let h = hash(key);
         match self.map.find_entry(h, |n| &*n.key == key) {
             Ok(occupied) => {
                 let (node, _) = occupied.remove();
                 let e = node.entry;
+                // Give memory back after mass deletion (eviction, expiry),
+                // as Redis shrinks dicts under 10% fill.
+                let cap = self.map.capacity();
+                if cap > 64 && self.map.len() * 8 < cap {
+                    self.map.shrink_to(self.map.len() * 2, |n| hash(&n.key));
+                }
                 let d = Delta {
                     keys: -1,
                     volatile: -i64::from(e.has_expire()),

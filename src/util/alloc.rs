@@ -128,6 +128,53 @@ pub fn mark_installed() {
     INSTALLED.store(true, Ordering::Relaxed);
 }
 
+/// jemalloc's statistics report (MEMORY MALLOC-STATS).
+#[cfg(not(target_env = "msvc"))]
+pub fn malloc_stats() -> String {
+    unsafe extern "C" fn write_cb(opaque: *mut std::ffi::c_void, msg: *const std::ffi::c_char) {
+        // SAFETY: `opaque` is the `String` passed below, alive for the
+        // whole call; jemalloc hands us NUL-terminated messages.
+        let out = unsafe { &mut *(opaque as *mut String) };
+        let msg = unsafe { std::ffi::CStr::from_ptr(msg) };
+        out.push_str(&msg.to_string_lossy());
+    }
+    let mut out = String::new();
+    // SAFETY: the callback only appends to `out`, which outlives the call.
+    unsafe {
+        tikv_jemalloc_sys::malloc_stats_print(
+            Some(write_cb),
+            &mut out as *mut String as *mut std::ffi::c_void,
+            std::ptr::null(),
+        );
+    }
+    out
+}
+
+#[cfg(target_env = "msvc")]
+pub fn malloc_stats() -> String {
+    "Stats not supported for the current allocator".into()
+}
+
+/// Return dirty pages of every arena to the OS (MEMORY PURGE).
+#[cfg(not(target_env = "msvc"))]
+pub fn purge() {
+    // MALLCTL_ARENAS_ALL is 4096 in jemalloc 5.
+    let name = c"arena.4096.purge";
+    // SAFETY: a void mallctl: no old or new value pointers.
+    unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        );
+    }
+}
+
+#[cfg(target_env = "msvc")]
+pub fn purge() {}
+
 #[cfg(test)]
 mod tests {
     use super::size_class;

@@ -109,7 +109,10 @@ fn lru_experiment_keeps_recently_read_keys() {
 #[test]
 fn noeviction_refuses_writes_but_serves_reads_and_del() {
     let mut outs = Vec::new();
-    for s in [Some(Server::shoal(&[])), Server::redis(&[])].into_iter().flatten() {
+    for s in [Some(Server::shoal(&[])), Server::redis(&[])]
+        .into_iter()
+        .flatten()
+    {
         let mut c = s.conn();
         c.cmd(&["SET", "a", "1"]);
         c.cmd(&["SET", "b", "2"]);
@@ -140,7 +143,12 @@ fn noeviction_refuses_writes_but_serves_reads_and_del() {
 fn volatile_policies_only_evict_keys_with_a_ttl() {
     let s = Server::shoal(&[]);
     let mut c = s.conn();
-    for policy in ["volatile-lru", "volatile-lfu", "volatile-random", "volatile-ttl"] {
+    for policy in [
+        "volatile-lru",
+        "volatile-lfu",
+        "volatile-random",
+        "volatile-ttl",
+    ] {
         c.cmd(&["CONFIG", "SET", "maxmemory", "0"]);
         c.cmd(&["FLUSHALL"]);
         let limit = limit_for(&mut c, 3000);
@@ -150,7 +158,10 @@ fn volatile_policies_only_evict_keys_with_a_ttl() {
         set_many(&mut c, 1000..6000, true);
         assert_eq!(exists(&mut c, 0..1000), 1000, "{policy}");
         assert!(info_field(&mut c, "evicted_keys") > 0, "{policy}");
-        assert!(info_field(&mut c, "used_memory") < limit + 64 * 1024, "{policy}");
+        assert!(
+            info_field(&mut c, "used_memory") < limit + 64 * 1024,
+            "{policy}"
+        );
     }
 }
 

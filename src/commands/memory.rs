@@ -102,7 +102,13 @@ fn stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let o = resources::overhead(ctx.srv);
     let net = o.used.saturating_sub(o.startup);
     let dataset = o.used - o.total;
-    let pct = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 * 100.0 / b as f64 };
+    let pct = |a: u64, b: u64| {
+        if b == 0 {
+            0.0
+        } else {
+            a as f64 * 100.0 / b as f64
+        }
+    };
     let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
     let int = |n: u64| Reply::Int(n as i64);
     let diff = |a: u64, b: u64| Reply::Int(a as i64 - b as i64);
@@ -129,18 +135,30 @@ fn stats(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     }
     put("overhead.total", int(o.total));
     put("keys.count", int(o.keys));
-    put("keys.bytes-per-key", int(if o.keys == 0 { 0 } else { net / o.keys }));
+    put(
+        "keys.bytes-per-key",
+        int(net.checked_div(o.keys).unwrap_or(0)),
+    );
     put("dataset.bytes", int(dataset));
     put("dataset.percentage", Reply::Double(pct(dataset, net)));
     put("peak.percentage", Reply::Double(pct(o.used, o.peak)));
     put("allocator.allocated", int(a.allocated));
     put("allocator.active", int(a.active));
     put("allocator.resident", int(a.resident));
-    put("allocator-fragmentation.ratio", Reply::Double(ratio(a.active, a.allocated)));
+    put(
+        "allocator-fragmentation.ratio",
+        Reply::Double(ratio(a.active, a.allocated)),
+    );
     put("allocator-fragmentation.bytes", diff(a.active, a.allocated));
-    put("allocator.rss-ratio", Reply::Double(ratio(a.resident, a.active)));
+    put(
+        "allocator.rss-ratio",
+        Reply::Double(ratio(a.resident, a.active)),
+    );
     put("allocator.rss-bytes", diff(a.resident, a.active));
-    put("rss-overhead.ratio", Reply::Double(ratio(o.rss, a.resident)));
+    put(
+        "rss-overhead.ratio",
+        Reply::Double(ratio(o.rss, a.resident)),
+    );
     put("rss-overhead.bytes", diff(o.rss, a.resident));
     put("fragmentation", Reply::Double(ratio(o.rss, o.used)));
     put("fragmentation.bytes", diff(o.rss, o.used));
@@ -172,7 +190,9 @@ fn doctor(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         if found.is_empty() {
             DOCTOR_FINE.to_string()
         } else {
-            let mut s = String::from("Sam, I detected a few issues in this Redis instance memory implants:\n\n");
+            let mut s = String::from(
+                "Sam, I detected a few issues in this Redis instance memory implants:\n\n",
+            );
             found.iter().for_each(|f| s.push_str(f));
             s.push_str("I'm here to keep you safe, Sam. I want to help you.\n");
             s
@@ -188,7 +208,9 @@ fn purge(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 fn malloc_stats(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     // jemalloc's report carries its own begin/end banners.
-    Ok(Reply::Verbatim(Bytes::from(crate::util::alloc::malloc_stats())))
+    Ok(Reply::Verbatim(Bytes::from(
+        crate::util::alloc::malloc_stats(),
+    )))
 }
 
 fn help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
@@ -208,5 +230,7 @@ fn help(_ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    Ok(Reply::Array(LINES.iter().map(|l| Reply::Status(l)).collect()))
+    Ok(Reply::Array(
+        LINES.iter().map(|l| Reply::Status(l)).collect(),
+    ))
 }

@@ -188,7 +188,9 @@ impl Config {
             v.get("latency-tracking").is_some_and(|s| s == "yes"),
             Ordering::Relaxed,
         );
-        let policy = v.get("maxmemory-policy").map_or("noeviction", String::as_str);
+        let policy = v
+            .get("maxmemory-policy")
+            .map_or("noeviction", String::as_str);
         h.maxmemory_policy
             .store(enum_index("maxmemory-policy", policy), Ordering::Relaxed);
         h.maxmemory_samples
@@ -215,7 +217,8 @@ fn enum_index(name: &str, value: &str) -> i64 {
         Some(spec::Kind::Enum(choices)) => choices
             .iter()
             .position(|c| c.eq_ignore_ascii_case(value))
-            .unwrap_or(choices.len().saturating_sub(1)) as i64,
+            .unwrap_or(choices.len().saturating_sub(1))
+            as i64,
         _ => 0,
     }
 }

@@ -90,7 +90,9 @@ pub fn time_limit(tenacity: i64) -> Option<Duration> {
     if t <= 10 {
         Some(Duration::from_micros(50 * t as u64))
     } else if t < 100 {
-        Some(Duration::from_micros((500.0 * 1.15f64.powi(t as i32 - 10)) as u64))
+        Some(Duration::from_micros(
+            (500.0 * 1.15f64.powi(t as i32 - 10)) as u64,
+        ))
     } else {
         None
     }
@@ -154,7 +156,12 @@ pub fn make_room(ks: &Keyspace, cfg: &Config) -> Outcome {
 }
 
 /// The next victim: (database, key).
-fn pick(ks: &Keyspace, cfg: &Config, policy: Policy, pool: &mut Pool) -> Option<(usize, Box<[u8]>)> {
+fn pick(
+    ks: &Keyspace,
+    cfg: &Config,
+    policy: Policy,
+    pool: &mut Pool,
+) -> Option<(usize, Box<[u8]>)> {
     let vol = policy.volatile_only();
     let count = |i: usize| {
         let db = ks.db(i);
@@ -217,7 +224,10 @@ fn evict_key(ks: &Keyspace, db_index: usize, key: &[u8], volatile_only: bool) ->
         return false;
     }
     ks.stats.evicted_keys.fetch_add(1, Ordering::Relaxed);
-    g.propagate(vec![Bytes::from_static(b"DEL"), Bytes::copy_from_slice(key)]);
+    g.propagate(vec![
+        Bytes::from_static(b"DEL"),
+        Bytes::copy_from_slice(key),
+    ]);
     true
 }
 

@@ -7,7 +7,6 @@
 //! only 44-88% full; one pointer per bucket plus a right-sized node is
 //! what brings Shoal's bytes per key under Redis's (scripts/memefficiency.sh).
 
-
 use hashbrown::HashTable;
 
 use crate::types::Entry;

@@ -178,9 +178,11 @@ fn oom_check(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErr
     let name = cmd.meta.name;
     let denyoom = cmd.has(flag::DENYOOM)
         || (name == "exec"
-            && sess.multi.iter().flatten().any(|q| {
-                resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::DENYOOM))
-            }));
+            && sess
+                .multi
+                .iter()
+                .flatten()
+                .any(|q| resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::DENYOOM))));
     let queueing = sess.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     if denyoom || queueing {
         return Err(RedisError::Oom);

@@ -53,7 +53,7 @@ fn class_of(layout: Layout) -> isize {
 fn account(delta: isize) {
     let published = LOCAL.try_with(|c| {
         let v = c.get() + delta;
-        if v > FLUSH || v < -FLUSH {
+        if !(-FLUSH..=FLUSH).contains(&v) {
             c.set(0);
             ALLOCATED.fetch_add(v, Ordering::Relaxed);
         } else {

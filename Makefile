@@ -2,7 +2,7 @@
 CARGO ?= cargo
 PORT ?= 6379
 
-.PHONY: all build release run cluster cluster-stop test test-unit deps fmt lint bench suite clean
+.PHONY: all build release run cluster cluster-stop test test-cluster test-unit deps fmt lint bench suite clean
 
 all: build
 
@@ -29,18 +29,24 @@ deps:
 	  { (apt-get update -qq && apt-get install -y -qq redis-server redis-tools) >/dev/null 2>&1 || \
 	    echo "warning: could not install redis-server/redis-tools"; }
 
-# Everything: formatting, lints, unit + black-box + differential tests.
+# Everything: formatting, lints, unit + black-box + differential tests, and
+# the multi-process cluster tests of the cluster-tests/ workspace crate.
 test: deps
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --all-targets -- -D warnings
-	$(CARGO) test --all-targets 2>&1 | tee target/test-output.txt
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --all-targets 2>&1 | tee target/test-output.txt
 	@./scripts/test-summary.sh target/test-output.txt
+
+# Only the cluster tests (builds shoal-server first: they spawn it).
+test-cluster: deps
+	$(CARGO) build --bin shoal-server
+	$(CARGO) test -p cluster-tests
 
 fmt:
 	$(CARGO) fmt --all
 
 lint:
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: release deps
 	./scripts/bench.sh

@@ -39,6 +39,7 @@ pub fn spawn(srv: Arc<Server>) {
                 let _ = tokio::task::spawn_blocking(move || background_evict(&srv2, budget)).await;
             }
             crate::persistence::save::cron(&srv);
+            crate::persistence::aof::cron(&srv);
             // Keeps used_memory_peak current between INFO calls.
             crate::info::resources::used_memory();
             client_timeouts(&srv);

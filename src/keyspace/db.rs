@@ -42,6 +42,17 @@ impl Db {
         self.index.store(i, Ordering::Relaxed);
     }
 
+    /// Has the slot-cell array been allocated (any slot ever locked)?
+    pub fn cells_allocated(&self) -> bool {
+        self.shards.get().is_some()
+    }
+
+    /// Allocate the slot-cell array now.
+    pub fn allocate_cells(&self) {
+        self.shards
+            .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect());
+    }
+
     /// Lock one slot.
     pub fn lock_slot(&self, slot: u16) -> ShardGuard<'_> {
         let cells = self

@@ -7,35 +7,17 @@
 //! only 44-88% full; one pointer per bucket plus a right-sized node is
 //! what brings Shoal's bytes per key under Redis's (scripts/memefficiency.sh).
 
-use hashbrown::HashTable;
-
+use super::nodes::{Node, Nodes};
 use crate::types::Entry;
 
 /// Key type stored in the maps: its own allocation, never a slice of a
 /// network buffer (that would pin the whole read buffer in memory).
 pub type Key = Box<[u8]>;
 
-/// A key and its entry, in one allocation.
-struct Node {
-    key: Key,
-    entry: Entry,
-}
-
-/// One hasher for every shard, seeded randomly at start (a per-shard
-/// hasher would cost 32 bytes in each of up to 16384 × 16 shards).
-fn hasher() -> &'static ahash::RandomState {
-    static HASHER: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
-    HASHER.get_or_init(ahash::RandomState::new)
-}
-
-fn hash(key: &[u8]) -> u64 {
-    hasher().hash_one(key)
-}
-
 /// The keys of one slot in one database.
 #[derive(Default)]
 pub struct SlotShard {
-    map: HashTable<Box<Node>>,
+    map: Nodes,
     /// Keys in this shard with an expiry set.
     pub(crate) volatile: usize,
 }
@@ -53,33 +35,26 @@ impl SlotShard {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.len() == 0
     }
 
     pub fn get(&self, key: &[u8]) -> Option<&Entry> {
-        self.map
-            .find(hash(key), |n| &*n.key == key)
-            .map(|n| &n.entry)
+        self.map.find(key).map(|n| &n.entry)
     }
 
     pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let h = hash(key);
-        self.map
-            .find_mut(h, |n| &*n.key == key)
-            .map(|n| &mut n.entry)
+        self.map.find_mut(key).map(|n| &mut n.entry)
     }
 
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
-        let h = hash(key);
-        let old = match self.map.find_mut(h, |n| &*n.key == key) {
+        let old = match self.map.find_mut(key) {
             Some(n) => Some(std::mem::replace(&mut n.entry, entry)),
             None => {
-                let node = Box::new(Node {
+                self.map.insert_new(Box::new(Node {
                     key: key.into(),
                     entry,
-                });
-                self.map.insert_unique(h, node, |n| hash(&n.key));
+                }));
                 None
             }
         };
@@ -96,17 +71,9 @@ impl SlotShard {
     }
 
     pub fn remove(&mut self, key: &[u8]) -> (Option<Entry>, Delta) {
-        let h = hash(key);
-        match self.map.find_entry(h, |n| &*n.key == key) {
-            Ok(occupied) => {
-                let (node, _) = occupied.remove();
+        match self.map.remove(key) {
+            Some(node) => {
                 let e = node.entry;
-                // Give memory back after mass deletion (eviction, expiry),
-                // as Redis shrinks dicts under 10% fill.
-                let cap = self.map.capacity();
-                if cap > 64 && self.map.len() * 8 < cap {
-                    self.map.shrink_to(self.map.len() * 2, |n| hash(&n.key));
-                }
                 let d = Delta {
                     keys: -1,
                     volatile: -i64::from(e.has_expire()),
@@ -114,7 +81,7 @@ impl SlotShard {
                 self.apply(d);
                 (Some(e), d)
             }
-            Err(_) => (None, Delta::default()),
+            None => (None, Delta::default()),
         }
     }
 

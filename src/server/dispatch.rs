@@ -181,7 +181,9 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
 /// be evicted. Queueing inside MULTI counts as growing memory; EXEC counts
 /// if a queued command may grow memory.
 fn oom_check(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
-    if srv.config.hot.maxmemory.load(Ordering::Relaxed) <= 0 {
+    // No eviction while loading the dataset (isSafeToPerformEvictions).
+    if srv.config.hot.maxmemory.load(Ordering::Relaxed) <= 0 || srv.loading.load(Ordering::Relaxed)
+    {
         return Ok(());
     }
     if crate::evict::make_room(&srv.ks, &srv.config) != crate::evict::Outcome::Fail {

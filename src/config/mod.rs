@@ -49,6 +49,10 @@ pub struct Hot {
     pub lfu_log_factor: AtomicI64,
     pub lfu_decay_time: AtomicI64,
     pub replica_ignore_maxmemory: AtomicBool,
+    /// Replication checks on the command path (dispatch).
+    pub min_replicas_to_write: AtomicI64,
+    pub replica_read_only: AtomicBool,
+    pub replica_serve_stale_data: AtomicBool,
 }
 
 /// The server's configuration.
@@ -205,6 +209,13 @@ impl Config {
             v.get("replica-ignore-maxmemory").is_none_or(|s| s == "yes"),
             Ordering::Relaxed,
         );
+        h.min_replicas_to_write
+            .store(num("min-replicas-to-write"), Ordering::Relaxed);
+        let yes = |n: &str| v.get(n).is_some_and(|s| s == "yes");
+        h.replica_read_only
+            .store(yes("replica-read-only"), Ordering::Relaxed);
+        h.replica_serve_stale_data
+            .store(yes("replica-serve-stale-data"), Ordering::Relaxed);
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }

@@ -62,6 +62,9 @@ fn expire_slot(ks: &Keyspace, db: &crate::keyspace::Db, slot: u16, now_ms: u64) 
     if expired.is_empty() {
         return 0;
     }
+    if shard.is_empty() {
+        *g = None;
+    }
     let n = expired.len() as u64;
     db.account(crate::keyspace::shard::Delta {
         keys: -(n as i64),

@@ -12,6 +12,7 @@ pub mod command;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod evict;
 pub mod expire;
 pub mod info;
 pub mod keyspace;

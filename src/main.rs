@@ -2,7 +2,8 @@
 
 #[cfg(not(target_env = "msvc"))]
 #[global_allocator]
-static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+static GLOBAL: shoal::util::alloc::Counting<tikv_jemallocator::Jemalloc> =
+    shoal::util::alloc::Counting(tikv_jemallocator::Jemalloc);
 
 fn usage() {
     eprintln!(
@@ -22,6 +23,8 @@ Examples:
 }
 
 fn main() {
+    #[cfg(not(target_env = "msvc"))]
+    shoal::util::alloc::mark_installed();
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         Some("-v") | Some("--version") => {

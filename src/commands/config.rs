@@ -132,9 +132,15 @@ fn roll_back(ctx: &Ctx, old: &[(String, String)], name: &str, reason: &str) -> R
 fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (String, String)> {
     for (name, value) in pairs {
         match name.as_str() {
-            "maxmemory-policy" => {
-                let p = ctx.srv.config.get("maxmemory-policy");
-                crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
+            "maxmemory-policy" | "lfu-log-factor" | "lfu-decay-time" => {
+                crate::evict::apply_config(&ctx.srv.config);
+            }
+            // A lower limit takes effect at once (Redis evicts from the
+            // config apply hook); inside EXEC the gate is ours, so the
+            // cron does it right after.
+            "maxmemory" if ctx.in_exec => crate::evict::request_background(),
+            "maxmemory" => {
+                crate::evict::make_room(&ctx.srv.ks, &ctx.srv.config);
             }
             "notify-keyspace-events" => {
                 // The value as given: the stored (printed) form drops 'n'

@@ -70,9 +70,11 @@ fn dbsize(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Int(ctx.db().len() as i64))
 }
 
-/// Empty database `index`, touching watched keys; the old data is freed
-/// on a blocking thread so the command path does not pay for it.
-pub fn empty_db(ctx: &Ctx, index: usize) {
+/// Empty database `index`, touching watched keys. The old data is freed
+/// on a blocking thread when `lazy` (FLUSH… ASYNC, or
+/// lazyfree-lazy-user-flush), else before the command returns, as Redis
+/// does, so used_memory reflects the flush when the reply arrives.
+pub fn empty_db(ctx: &Ctx, index: usize, lazy: bool) {
     let old = ctx.ks().replace_db(index);
     ctx.ks()
         .watches
@@ -83,36 +85,37 @@ pub fn empty_db(ctx: &Ctx, index: usize) {
             .dirty
             .fetch_add(old.len(), std::sync::atomic::Ordering::Relaxed);
     }
-    std::thread::spawn(move || drop(old));
+    if lazy {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
 }
 
-fn parse_flush_mode(argv: &[Bytes]) -> CmdResult<()> {
+/// FLUSHDB/FLUSHALL [ASYNC|SYNC]: true when the old data may be freed in
+/// the background.
+fn parse_flush_mode(ctx: &Ctx, argv: &[Bytes]) -> CmdResult<bool> {
     match argv.get(1) {
-        None => Ok(()),
-        Some(a)
-            if argv.len() == 2
-                && (crate::command::args::is(a, "ASYNC")
-                    || crate::command::args::is(a, "SYNC")) =>
-        {
-            Ok(())
-        }
+        None => Ok(ctx.srv.config.get_bool("lazyfree-lazy-user-flush")),
+        Some(a) if argv.len() == 2 && crate::command::args::is(a, "ASYNC") => Ok(true),
+        Some(a) if argv.len() == 2 && crate::command::args::is(a, "SYNC") => Ok(false),
         Some(_) => Err(crate::error::RedisError::Syntax),
     }
 }
 
 fn flushdb(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    parse_flush_mode(argv)?;
+    let lazy = parse_flush_mode(ctx, argv)?;
     let _gate = ctx.exclusive();
-    empty_db(ctx, ctx.sess.db);
+    empty_db(ctx, ctx.sess.db, lazy);
     ctx.ks().propagator.append(ctx.sess.db, vec![argv.to_vec()]);
     Ok(Reply::OK)
 }
 
 fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    parse_flush_mode(argv)?;
+    let lazy = parse_flush_mode(ctx, argv)?;
     let _gate = ctx.exclusive();
     for i in 0..ctx.ks().db_count() {
-        empty_db(ctx, i);
+        empty_db(ctx, i, lazy);
     }
     // The snapshot being written is of a dataset that no longer exists.
     crate::persistence::save::kill_child(ctx.srv);

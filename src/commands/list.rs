@@ -98,7 +98,7 @@ fn push_generic(ctx: &mut Ctx, argv: &[Bytes], end: End, only_existing: bool) ->
         None => {
             let mut l = ListValue::default();
             let n = push_all(&mut l, &argv[2..], end);
-            g.insert(key, Entry::new(Value::List(l)));
+            g.insert(key, Entry::new(Value::List(Box::new(l))));
             n
         }
     };
@@ -500,7 +500,7 @@ pub fn move_one(
         None => {
             let mut l = ListValue::default();
             push_all(&mut l, item, to);
-            g.insert(dst, Entry::new(Value::List(l)));
+            g.insert(dst, Entry::new(Value::List(Box::new(l))));
         }
     }
     // Redis's order: the push on `dst`, then the pop (and del) on `src`.

@@ -220,7 +220,7 @@ fn store(ctx: &Ctx, db: &Db, dst: &Bytes, out: Vec<Option<Bytes>>) -> CmdResult 
     );
     let mut prop = vec![Bytes::from_static(b"RPUSH"), dst.clone()];
     prop.extend(l.items.iter().map(|b| Bytes::copy_from_slice(b)));
-    g.insert(dst, Entry::new(Value::List(l)));
+    g.insert(dst, Entry::new(Value::List(Box::new(l))));
     g.notify(crate::notify::class::LIST, "sortstore", dst);
     g.propagate(vec![Bytes::from_static(b"DEL"), dst.clone()]);
     g.propagate(prop);

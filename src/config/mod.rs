@@ -42,6 +42,13 @@ pub struct Hot {
     pub active_expire: AtomicBool,
     pub latency_monitor_threshold: AtomicI64,
     pub latency_tracking: AtomicBool,
+    /// Index of maxmemory-policy in its enum (evict::Policy order).
+    pub maxmemory_policy: AtomicI64,
+    pub maxmemory_samples: AtomicI64,
+    pub maxmemory_eviction_tenacity: AtomicI64,
+    pub lfu_log_factor: AtomicI64,
+    pub lfu_decay_time: AtomicI64,
+    pub replica_ignore_maxmemory: AtomicBool,
     /// Replication checks on the command path (dispatch).
     pub min_replicas_to_write: AtomicI64,
     pub replica_read_only: AtomicBool,
@@ -185,6 +192,23 @@ impl Config {
             v.get("latency-tracking").is_some_and(|s| s == "yes"),
             Ordering::Relaxed,
         );
+        let policy = v
+            .get("maxmemory-policy")
+            .map_or("noeviction", String::as_str);
+        h.maxmemory_policy
+            .store(enum_index("maxmemory-policy", policy), Ordering::Relaxed);
+        h.maxmemory_samples
+            .store(num("maxmemory-samples").max(1), Ordering::Relaxed);
+        h.maxmemory_eviction_tenacity
+            .store(num("maxmemory-eviction-tenacity"), Ordering::Relaxed);
+        h.lfu_log_factor
+            .store(num("lfu-log-factor"), Ordering::Relaxed);
+        h.lfu_decay_time
+            .store(num("lfu-decay-time"), Ordering::Relaxed);
+        h.replica_ignore_maxmemory.store(
+            v.get("replica-ignore-maxmemory").is_none_or(|s| s == "yes"),
+            Ordering::Relaxed,
+        );
         h.min_replicas_to_write
             .store(num("min-replicas-to-write"), Ordering::Relaxed);
         let yes = |n: &str| v.get(n).is_some_and(|s| s == "yes");
@@ -194,6 +218,19 @@ impl Config {
             .store(yes("replica-serve-stale-data"), Ordering::Relaxed);
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
+    }
+}
+
+/// Position of `value` among the choices of enum directive `name` (the
+/// last choice when unknown).
+fn enum_index(name: &str, value: &str) -> i64 {
+    match find(name).map(|d| &d.kind) {
+        Some(spec::Kind::Enum(choices)) => choices
+            .iter()
+            .position(|c| c.eq_ignore_ascii_case(value))
+            .unwrap_or(choices.len().saturating_sub(1))
+            as i64,
+        _ => 0,
     }
 }
 

@@ -1,9 +1,11 @@
 //! INFO memory and INFO cpu: real figures from jemalloc's statistics,
 //! /proc and getrusage, with Redis 7.0.15's field names and order.
 //!
-//! `used_memory` is jemalloc's `stats.allocated` (Redis reports its own
-//! zmalloc counter, which tracks the same thing); `used_memory_rss` is the
-//! process RSS as Redis reads it. The peak is tracked here, refreshed by
+//! `used_memory` is the counting allocator's figure (util::alloc, the
+//! equivalent of Redis's zmalloc counter: live allocations rounded to
+//! jemalloc's size classes), falling back to jemalloc's `stats.allocated`
+//! when the counter is not installed; `used_memory_rss` is the process RSS
+//! as Redis reads it. The peak is tracked here, refreshed by
 //! the cron and whenever INFO memory is rendered.
 
 use std::fmt::Write;
@@ -39,18 +41,83 @@ pub fn alloc_stats() -> AllocStats {
     AllocStats::default()
 }
 
+/// Bytes in use: the allocator counter, else jemalloc's statistics.
+fn allocated_now() -> u64 {
+    crate::util::alloc::allocated().unwrap_or_else(|| alloc_stats().allocated)
+}
+
 /// Record the memory in use right after start-up (`used_memory_startup`).
 pub fn record_startup() {
-    let a = alloc_stats().allocated;
+    let a = allocated_now();
     STARTUP.store(a, Ordering::Relaxed);
     PEAK.fetch_max(a, Ordering::Relaxed);
 }
 
 /// Current used memory, also folded into the peak.
 pub fn used_memory() -> u64 {
-    let a = alloc_stats().allocated;
+    let a = allocated_now();
     PEAK.fetch_max(a, Ordering::Relaxed);
     a
+}
+
+/// Where memory goes, as Redis's getMemoryOverheadData reports it.
+#[derive(Debug, Default, Clone)]
+pub struct Overhead {
+    pub used: u64,
+    pub peak: u64,
+    pub startup: u64,
+    pub rss: u64,
+    pub alloc: AllocStats,
+    /// Query and output buffers of normal clients.
+    pub clients_normal: u64,
+    /// Per non-empty db: (index, keys, table overhead).
+    pub dbs: Vec<(usize, u64, u64)>,
+    pub total: u64,
+    pub keys: u64,
+}
+
+/// Table cost per key: one node pointer plus one control byte per bucket,
+/// buckets 7/8 full at most (keyspace::shard).
+fn table_overhead(keys: u64) -> u64 {
+    keys * 9 * 8 / 7
+}
+
+pub fn overhead(srv: &Server) -> Overhead {
+    let a = alloc_stats();
+    let used = allocated_now();
+    let peak = PEAK.fetch_max(used, Ordering::Relaxed).max(used);
+    let rss = match process_rss() {
+        0 => a.resident,
+        r => r,
+    };
+    let startup = STARTUP.load(Ordering::Relaxed).min(used);
+    let clients_normal: u64 = srv
+        .clients
+        .snapshot()
+        .iter()
+        .map(|c| (c.qbuf.load(Ordering::Relaxed) + c.omem.load(Ordering::Relaxed)) as u64)
+        .sum();
+    let mut dbs = Vec::new();
+    let mut keys = 0;
+    for i in 0..srv.ks.db_count() {
+        let n = srv.ks.db(i).len();
+        if n > 0 {
+            dbs.push((i, n, table_overhead(n)));
+            keys += n;
+        }
+    }
+    let total = (startup + clients_normal + dbs.iter().map(|d| d.2).sum::<u64>()).min(used);
+    Overhead {
+        used,
+        peak,
+        startup,
+        rss,
+        alloc: a,
+        clients_normal,
+        dbs,
+        total,
+        keys,
+    }
 }
 
 /// A `kB` figure from a /proc file such as `VmRSS:  1234 kB` (0 if absent).
@@ -109,16 +176,9 @@ fn line(out: &mut String, k: &str, v: impl std::fmt::Display) {
 }
 
 pub fn memory(srv: &Server, out: &mut String) {
-    let a = alloc_stats();
-    let used = a.allocated;
-    let peak = PEAK.fetch_max(used, Ordering::Relaxed).max(used);
-    let rss = match process_rss() {
-        0 => a.resident,
-        r => r,
-    };
-    let startup = STARTUP.load(Ordering::Relaxed).min(used);
-    let overhead = startup;
-    let dataset = used - overhead;
+    let o = overhead(srv);
+    let (a, used, peak, rss, startup) = (o.alloc, o.used, o.peak, o.rss, o.startup);
+    let dataset = used - o.total;
     let net = used - startup;
     line(out, "used_memory", used);
     line(out, "used_memory_human", human(used));
@@ -131,7 +191,7 @@ pub fn memory(srv: &Server, out: &mut String) {
         "used_memory_peak_perc",
         format!("{:.2}%", ratio(used, peak) * 100.0),
     );
-    line(out, "used_memory_overhead", overhead);
+    line(out, "used_memory_overhead", o.total);
     line(out, "used_memory_startup", startup);
     line(out, "used_memory_dataset", dataset);
     line(
@@ -181,16 +241,16 @@ pub fn memory(srv: &Server, out: &mut String) {
         format!("{:.2}", ratio(rss, used)),
     );
     line(out, "mem_fragmentation_bytes", rss as i64 - used as i64);
-    for k in [
-        "mem_not_counted_for_evict",
-        "mem_replication_backlog",
-        "mem_total_replication_buffers",
-        "mem_clients_slaves",
-        "mem_clients_normal",
-        "mem_cluster_links",
-        "mem_aof_buffer",
+    for (k, v) in [
+        ("mem_not_counted_for_evict", 0),
+        ("mem_replication_backlog", 0),
+        ("mem_total_replication_buffers", 0),
+        ("mem_clients_slaves", 0),
+        ("mem_clients_normal", o.clients_normal),
+        ("mem_cluster_links", 0),
+        ("mem_aof_buffer", 0),
     ] {
-        line(out, k, 0);
+        line(out, k, v);
     }
     line(out, "mem_allocator", "jemalloc-5.3.0");
     line(out, "active_defrag_running", 0);

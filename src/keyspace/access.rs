@@ -2,7 +2,7 @@
 //! clock (seconds) or, under an LFU policy, 16-bit minutes + 8-bit
 //! logarithmic counter.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use crate::util::clock::now_ms;
 
@@ -12,6 +12,14 @@ pub const LRU_CLOCK_MAX: u32 = (1 << 24) - 1;
 pub const LFU_INIT_VAL: u32 = 5;
 
 static LFU_MODE: AtomicBool = AtomicBool::new(false);
+static LFU_LOG_FACTOR: AtomicI64 = AtomicI64::new(10);
+static LFU_DECAY_TIME: AtomicI64 = AtomicI64::new(1);
+
+/// Apply lfu-log-factor and lfu-decay-time (set from the config).
+pub fn set_lfu_params(log_factor: i64, decay_time: i64) {
+    LFU_LOG_FACTOR.store(log_factor, Ordering::Relaxed);
+    LFU_DECAY_TIME.store(decay_time, Ordering::Relaxed);
+}
 
 /// Switch between LRU and LFU metadata (set from maxmemory-policy).
 pub fn set_lfu_mode(on: bool) {
@@ -59,21 +67,32 @@ fn lfu_minutes() -> u32 {
     ((cached_secs() / 60) as u32) & 0xFFFF
 }
 
-/// Update metadata on access.
+/// Update metadata on access: the LRU clock, or under LFU the counter
+/// decayed for the time since the last access and then incremented with
+/// probability 1/((counter - LFU_INIT_VAL) * lfu-log-factor + 1), as
+/// Redis's updateLFU.
 pub fn touch(meta: &mut u32) {
     if lfu_mode() {
-        let counter = (*meta & 0xFF).min(255);
-        let counter = if counter < 255
-            && rand::random::<f64>()
-                < 1.0 / ((counter.saturating_sub(LFU_INIT_VAL)) as f64 * 10.0 + 1.0)
-        {
-            counter + 1
-        } else {
-            counter
-        };
+        let decay = LFU_DECAY_TIME.load(Ordering::Relaxed);
+        let counter = lfu_log_incr(lfu_decayed(*meta, decay));
         *meta = (lfu_minutes() << 8) | counter;
     } else {
         *meta = lru_clock();
+    }
+}
+
+/// LFULogIncr: the logarithmic counter, saturating at 255.
+fn lfu_log_incr(counter: u32) -> u32 {
+    if counter >= 255 {
+        return 255;
+    }
+    let base = counter.saturating_sub(LFU_INIT_VAL) as f64;
+    let factor = LFU_LOG_FACTOR.load(Ordering::Relaxed) as f64;
+    let p = 1.0 / (base * factor + 1.0);
+    if rand::random::<f64>() < p {
+        counter + 1
+    } else {
+        counter
     }
 }
 
@@ -107,4 +126,30 @@ pub fn lfu_decayed(meta: u32, decay_minutes: i64) -> u32 {
         _ => 0,
     };
     counter.saturating_sub(periods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_counter_grows_slowly() {
+        // With the default factor 10, ~1M hits are needed to reach 255;
+        // 1000 hits land near 18 (Redis's table in redis.conf).
+        let mut c = LFU_INIT_VAL;
+        for _ in 0..1000 {
+            c = lfu_log_incr(c);
+        }
+        assert!((10..30).contains(&c), "counter {c}");
+        assert_eq!(lfu_log_incr(255), 255);
+    }
+
+    #[test]
+    fn decay_subtracts_elapsed_periods() {
+        let now = lfu_minutes();
+        let meta = (now.wrapping_sub(3) & 0xFFFF) << 8 | 10;
+        assert_eq!(lfu_decayed(meta, 1), 7);
+        assert_eq!(lfu_decayed(meta, 0), 10);
+        assert_eq!(lfu_decayed((now << 8) | 2, 1), 2);
+    }
 }

@@ -8,21 +8,23 @@ use parking_lot::{Mutex, MutexGuard};
 use super::shard::{Delta, SlotShard};
 use super::slot::SLOTS;
 
-/// A shard slot: `None` until the first key lands in it, so 16 empty
-/// databases cost ~16 × 16384 × 16 bytes.
+/// A shard slot: `None` until the first key lands in it. The array of
+/// 16384 cells (256 KiB) is itself allocated on the first lock, so the
+/// usual 15 unused databases cost nothing (Redis starts under 1 MB and
+/// its tests size maxmemory on that assumption).
 pub type ShardCell = Mutex<Option<Box<SlotShard>>>;
 pub type ShardGuard<'a> = MutexGuard<'a, Option<Box<SlotShard>>>;
 
 pub struct Db {
     index: AtomicUsize,
-    shards: Box<[ShardCell]>,
+    shards: std::sync::OnceLock<Box<[ShardCell]>>,
     keys: AtomicI64,
     volatile: AtomicI64,
 }
 
 impl Db {
     pub fn new(index: usize) -> Db {
-        let shards = (0..SLOTS).map(|_| Mutex::new(None)).collect();
+        let shards = std::sync::OnceLock::new();
         Db {
             index: AtomicUsize::new(index),
             shards,
@@ -40,9 +42,23 @@ impl Db {
         self.index.store(i, Ordering::Relaxed);
     }
 
+    /// Has the slot-cell array been allocated (any slot ever locked)?
+    pub fn cells_allocated(&self) -> bool {
+        self.shards.get().is_some()
+    }
+
+    /// Allocate the slot-cell array now.
+    pub fn allocate_cells(&self) {
+        self.shards
+            .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect());
+    }
+
     /// Lock one slot.
     pub fn lock_slot(&self, slot: u16) -> ShardGuard<'_> {
-        self.shards[usize::from(slot)].lock()
+        let cells = self
+            .shards
+            .get_or_init(|| (0..SLOTS).map(|_| Mutex::new(None)).collect());
+        cells[usize::from(slot)].lock()
     }
 
     /// Number of keys (DBSIZE), including logically expired ones not yet reclaimed.
@@ -76,6 +92,9 @@ impl Db {
 
     /// Visit every non-empty shard, one lock at a time.
     pub fn for_each_shard(&self, mut f: impl FnMut(u16, &mut SlotShard)) {
+        if self.shards.get().is_none() {
+            return;
+        }
         for slot in 0..SLOTS as u16 {
             let mut g = self.lock_slot(slot);
             if let Some(shard) = g.as_mut() {
@@ -90,7 +109,7 @@ impl Db {
     /// fork time by threads that do not exist in the child are released.
     #[allow(unsafe_code)]
     pub fn for_each_shard_unlocked_in_child(&self, mut f: impl FnMut(&SlotShard)) {
-        for cell in self.shards.iter() {
+        for cell in self.shards.get().into_iter().flat_map(|c| c.iter()) {
             if cell.is_locked() {
                 // SAFETY: we are the only thread of a forked child, so the
                 // owner of this lock does not exist here, and it was not
@@ -107,6 +126,9 @@ impl Db {
 
     /// Visit shards starting at `slot` until `f` returns false.
     pub fn visit_from(&self, start: u16, mut f: impl FnMut(u16, &mut SlotShard) -> bool) {
+        if self.shards.get().is_none() {
+            return;
+        }
         for slot in start..SLOTS as u16 {
             let mut g = self.lock_slot(slot);
             if let Some(shard) = g.as_mut() {

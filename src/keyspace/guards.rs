@@ -374,5 +374,12 @@ impl Drop for KeyGuards<'_> {
             let effects = std::mem::take(&mut self.effects);
             self.ks.propagator.append(self.db.index(), effects);
         }
+        // Free shards left empty: a sparse keyspace must not keep a table
+        // per slot it ever touched.
+        for (_, g) in self.locked.iter_mut() {
+            if g.as_ref().is_some_and(|s| s.is_empty()) {
+                **g = None;
+            }
+        }
     }
 }

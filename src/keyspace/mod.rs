@@ -11,6 +11,7 @@ pub mod access;
 pub mod blocking;
 pub mod db;
 pub mod guards;
+mod nodes;
 pub mod replica_ttl;
 pub mod scan;
 pub mod shard;
@@ -104,7 +105,14 @@ impl Keyspace {
     /// Replace database `index` with an empty one; returns the old one so
     /// the caller can drop it off the command path (FLUSHDB ASYNC).
     pub fn replace_db(&self, index: usize) -> Arc<Db> {
-        self.dbs[index].swap(Arc::new(Db::new(index)))
+        let fresh = Db::new(index);
+        // A database in use keeps its slot-cell array across flushes, so
+        // the first write after FLUSHALL does not allocate 256 KiB (Redis's
+        // maxmemory tests size limits just above the flushed usage).
+        if self.dbs[index].load().cells_allocated() {
+            fresh.allocate_cells();
+        }
+        self.dbs[index].swap(Arc::new(fresh))
     }
 
     /// SWAPDB: exchange two databases. Caller holds the gate exclusively.

@@ -33,6 +33,11 @@ pub fn spawn(srv: Arc<Server>) {
                 .unwrap_or_default();
             }
             crate::keyspace::access::refresh_clock();
+            if crate::evict::running() {
+                let srv2 = srv.clone();
+                let budget = period / 4;
+                let _ = tokio::task::spawn_blocking(move || background_evict(&srv2, budget)).await;
+            }
             crate::persistence::save::cron(&srv);
             crate::persistence::aof::cron(&srv);
             // Keeps used_memory_peak current between INFO calls.
@@ -48,6 +53,15 @@ pub fn spawn(srv: Arc<Server>) {
             last_tick = std::time::Instant::now();
         }
     });
+}
+
+/// Keep evicting while an eviction cycle ran out of time with memory still
+/// over the limit (Redis's evictionTimeProc), within `budget`.
+fn background_evict(srv: &Server, budget: Duration) {
+    let start = std::time::Instant::now();
+    while crate::evict::make_room(&srv.ks, &srv.config) == crate::evict::Outcome::Running
+        && start.elapsed() < budget
+    {}
 }
 
 fn client_timeouts(srv: &Server) {

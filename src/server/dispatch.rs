@@ -105,7 +105,10 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         }
         return reject(srv, sess, Some(cmd), e);
     }
-    // After the cluster redirection, as in processCommand: a replica
+    if let Err(e) = oom_check(srv, sess, cmd) {
+        return reject(srv, sess, Some(cmd), e);
+    }
+    // After the cluster redirection and OOM, as in processCommand: a replica
     // answers MOVED rather than READONLY for a write to its master's slot.
     if !sess.is_master {
         if let Err(e) = replication_checks(srv, sess, cmd) {
@@ -160,15 +163,6 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
             meta.name
         )));
     }
-    // maxmemory with the default noeviction policy: refuse commands that may
-    // grow memory once the limit is exceeded (eviction comes with issue 7).
-    let maxmemory = srv.config.hot.maxmemory.load(Ordering::Relaxed);
-    if maxmemory > 0
-        && cmd.has(flag::DENYOOM)
-        && crate::info::resources::used_memory() > maxmemory as u64
-    {
-        return Err(RedisError::Oom);
-    }
     if (cmd.has(flag::WRITE) || meta.name == "ping") && !srv.ks.is_replica() {
         if let Some(msg) = crate::persistence::save::disk_error(srv) {
             return Err(RedisError::raw(msg));
@@ -215,6 +209,39 @@ fn replication_checks(srv: &Server, sess: &Session, cmd: &Command) -> Result<(),
         return Err(RedisError::raw(
             "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
         ));
+    }
+    Ok(())
+}
+
+/// maxmemory, at Redis's place in the ladder (after cluster redirection,
+/// before MULTI queueing): evict first, then refuse commands that may
+/// grow memory if used memory is still over the limit and nothing more can
+/// be evicted. Queueing inside MULTI counts as growing memory; EXEC counts
+/// if a queued command may grow memory.
+fn oom_check(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
+    // No eviction while loading the dataset (isSafeToPerformEvictions).
+    if srv.config.hot.maxmemory.load(Ordering::Relaxed) <= 0 || srv.loading.load(Ordering::Relaxed)
+    {
+        return Ok(());
+    }
+    if crate::evict::make_room(&srv.ks, &srv.config) != crate::evict::Outcome::Fail {
+        return Ok(());
+    }
+    // The master's stream is never refused: the replica would diverge.
+    if sess.is_master {
+        return Ok(());
+    }
+    let name = cmd.meta.name;
+    let denyoom = cmd.has(flag::DENYOOM)
+        || (name == "exec"
+            && sess
+                .multi
+                .iter()
+                .flatten()
+                .any(|q| resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::DENYOOM))));
+    let queueing = sess.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
+    if denyoom || queueing {
+        return Err(RedisError::Oom);
     }
     Ok(())
 }

@@ -167,6 +167,7 @@ pub fn run(config: Config) -> i32 {
     rt.block_on(async move {
         let srv = Server::new(config);
         crate::info::resources::record_startup();
+        crate::evict::apply_config(&srv.config);
         crate::replication::start(&srv);
         listener::serve(srv).await
     })

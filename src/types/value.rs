@@ -2,14 +2,15 @@
 
 use super::{HashValue, ListValue, SetValue, StrValue, ZSetValue};
 
-/// A Redis value.
+/// A Redis value. Collections are boxed so a `Value` is 24 bytes (a
+/// string's size): every key pays for the enum, few keys are collections.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
     Str(StrValue),
-    List(ListValue),
-    Hash(HashValue),
-    Set(SetValue),
-    ZSet(ZSetValue),
+    List(Box<ListValue>),
+    Hash(Box<HashValue>),
+    Set(Box<SetValue>),
+    ZSet(Box<ZSetValue>),
 }
 
 impl Value {
@@ -62,5 +63,15 @@ impl Entry {
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at != 0 && self.expire_at < now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Per-key memory depends on these sizes (scripts/memefficiency.sh).
+    #[test]
+    fn entry_stays_small() {
+        assert_eq!(std::mem::size_of::<super::Value>(), 24);
+        assert_eq!(std::mem::size_of::<super::Entry>(), 40);
     }
 }

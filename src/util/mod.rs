@@ -1,5 +1,6 @@
 //! Leaf helpers shared by every layer: no locks, no I/O.
 
+pub mod alloc;
 pub mod bignum;
 pub mod clock;
 pub mod fork;

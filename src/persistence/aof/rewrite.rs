@@ -54,7 +54,7 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64
             batched("RPUSH", items, 1);
         }
         Value::Set(s) => {
-            let items = match s {
+            let items = match &**s {
                 SetValue::Intset(v) => v.iter().map(|n| Bytes::from(n.to_string())).collect(),
                 SetValue::Table(_) => s.members(),
             };

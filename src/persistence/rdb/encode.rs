@@ -102,7 +102,7 @@ pub fn put_value(buf: &mut Vec<u8>, v: &Value, compress: bool) {
         Value::Set(s) => {
             buf.push(rtype::SET);
             put_len(buf, s.len() as u64);
-            match s {
+            match &**s {
                 SetValue::Intset(v) => v
                     .iter()
                     .for_each(|n| put_string(buf, n.to_string().as_bytes(), compress)),

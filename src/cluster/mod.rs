@@ -90,9 +90,18 @@ impl Cluster {
 
 /// Write nodes.conf atomically: temp file, fsync, rename, fsync the directory.
 pub fn save_config(srv: &crate::server::Server) -> std::io::Result<()> {
+    save_config_with(srv, true)
+}
+
+/// Write nodes.conf atomically (temp file + rename); `fsync` also makes it
+/// durable. Redis skips the fsync for changes such as CLUSTER SETSLOT.
+fn save_config_with(srv: &crate::server::Server, fsync: bool) -> std::io::Result<()> {
+    // Saves from commands and from the bus share one temp file name.
+    static SAVING: Mutex<()> = Mutex::new(());
     let Some(cl) = &srv.cluster else {
         return Ok(());
     };
+    let _saving = SAVING.lock();
     let text = cl.read(|st| st.config_text());
     let path = std::path::PathBuf::from(srv.config.get("cluster-config-file"));
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
@@ -100,9 +109,14 @@ pub fn save_config(srv: &crate::server::Server) -> std::io::Result<()> {
         use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
-        f.sync_all()?;
+        if fsync {
+            f.sync_all()?;
+        }
     }
     std::fs::rename(&tmp, &path)?;
+    if !fsync {
+        return Ok(());
+    }
     let dir = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -119,6 +133,20 @@ pub fn persist(srv: &crate::server::Server) {
     if let Err(e) = save_config(srv) {
         tracing::warn!("Could not save the cluster node config: {e}");
     }
+}
+
+/// Persist without fsync (Redis's CLUSTER_TODO_SAVE_CONFIG without
+/// CLUSTER_TODO_FSYNC_CONFIG).
+pub fn persist_nofsync(srv: &crate::server::Server) {
+    if let Err(e) = save_config_with(srv, false) {
+        tracing::warn!("Could not save the cluster node config: {e}");
+    }
+}
+
+/// Send a PONG to every node now (Redis clusterBroadcastPong), so a slot
+/// change is known without waiting for the next ping round.
+pub fn broadcast_pong(srv: &crate::server::Server) {
+    bus::link::broadcast_pong(srv);
 }
 
 /// Rebuild the state from `cluster-config-file`. Ok(None): no file (or an

@@ -80,10 +80,21 @@ impl SlotMap {
                 format!("{host}:{}", n.port)
             })
             .collect();
+        // Runs of slots share an owner: remember the last lookup so the
+        // build stays cheap (it runs after every state change).
+        let mut last: Option<(super::NodeId, u16)> = None;
         let owners = st
             .owners
             .iter()
-            .map(|o| o.as_ref().map_or(NONE, index))
+            .map(|o| match (o, last) {
+                (None, _) => NONE,
+                (Some(id), Some((l, i))) if l == *id => i,
+                (Some(id), _) => {
+                    let i = index(id);
+                    last = Some((*id, i));
+                    i
+                }
+            })
             .collect();
         let me = st.me();
         let my_master = if me.flags.replica {

@@ -83,6 +83,14 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
     })
 }
 
+/// Broadcast a PONG with gossip over every outbound link.
+pub fn broadcast_pong(srv: &Server) {
+    let Some(cl) = &srv.cluster else { return };
+    let s = settings(srv);
+    let msg = cl.read(|st| gossip::ping_msg(st, &s, 1, None));
+    perform(srv, vec![Action::Broadcast(msg)], None);
+}
+
 /// Carry out actions; `reply` is the link the message arrived on.
 fn perform(srv: &Server, actions: Vec<Action>, reply: Option<&mpsc::UnboundedSender<Msg>>) {
     let Some(cl) = &srv.cluster else { return };

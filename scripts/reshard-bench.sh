@@ -13,7 +13,7 @@ KEYS=${KEYS:-100000}; ROUNDS=${ROUNDS:-2}; BASE=${BASE:-15100}
 TIMEOUT=${TIMEOUT:-5000}; PIPELINE=${PIPELINE:-10}
 WORK=$(mktemp -d /tmp/reshard-bench.XXXXXX)
 PIDS=()
-cleanup() { for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done; rm -rf "$WORK"; }
+cleanup() { stop_cluster 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 
 start_cluster() { # kind
@@ -74,7 +74,11 @@ one_round() { # kind
   local left; left=$(redis-cli -p $((BASE + 1)) dbsize)
   [ "$left" = 0 ] || { echo "$1: $left keys left on the source"; tail "$WORK/reshard.out"; exit 1; }
   python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); print(f'$1 moved $moved keys / 5461 slots in {t:.2f} s: {$moved/t:.0f} keys/s')" "$t0" "$t1"
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  stop_cluster
+}
+
+stop_cluster() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; done
   PIDS=(); sleep 0.5
 }
 

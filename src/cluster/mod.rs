@@ -149,6 +149,19 @@ pub fn persist_nofsync(srv: &crate::server::Server) {
     }
 }
 
+/// DEBUG DROP-CLUSTER-PACKET-FILTER: bus messages of this type are dropped
+/// on receipt (-1: none). Redis's test suite uses it to cut gossip.
+static DROP_PACKET_FILTER: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(-1);
+
+pub fn set_drop_packet_filter(msg_type: i64) {
+    DROP_PACKET_FILTER.store(msg_type, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether a received message of `msg_type` must be dropped.
+pub fn drops_packet(msg_type: u16) -> bool {
+    DROP_PACKET_FILTER.load(std::sync::atomic::Ordering::Relaxed) == i64::from(msg_type)
+}
+
 /// Send a PONG to every node now (Redis clusterBroadcastPong), so a slot
 /// change is known without waiting for the next ping round.
 pub fn broadcast_pong(srv: &crate::server::Server) {

@@ -70,6 +70,10 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         ("reload", _) => debug_reload(ctx),
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
+        ("drop-cluster-packet-filter", 3) => {
+            crate::cluster::set_drop_packet_filter(args::int(&argv[2])?);
+            Ok(Reply::OK)
+        }
         ("set-active-expire", 3) => {
             let on = args::int(&argv[2])? != 0;
             ctx.srv

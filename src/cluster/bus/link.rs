@@ -200,6 +200,10 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
 
 fn on_msg(srv: &Server, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
     let Some(cl) = &srv.cluster else { return };
+    if crate::cluster::drops_packet(m.body.type_id()) {
+        tracing::warn!("Dropping packet that matches debug drop filter");
+        return;
+    }
     let s = settings(srv);
     let now = clock::now_ms();
     let actions = cl.with(&srv.config, |st| gossip::on_message(st, &s, m, link, now));

@@ -225,3 +225,44 @@ fn setslot_ask_asking_and_tryagain() {
     }));
     cl.wait_check_ok(Duration::from_secs(10));
 }
+
+/// A client blocked on a key whose slot moves away is unblocked with
+/// MOVED (Redis re-checks blocked clients from its cron).
+#[test]
+fn blocked_client_is_redirected_when_its_slot_moves() {
+    if !have_redis_tools() {
+        return;
+    }
+    let cl = Cluster::shoal(3, 2000);
+    // A key in slot 0, owned by the first node.
+    let key = (0..)
+        .map(|i| format!("b{i}"))
+        .find(|k| cluster_tests::client::key_slot(k.as_bytes()) == 0)
+        .unwrap_or_default();
+    let owner = &cl.nodes[0];
+    let mut blocked = owner.conn();
+    blocked.send(&["BRPOP", &key, "0"]);
+    assert!(cluster_tests::wait_until(Duration::from_secs(5), || {
+        owner
+            .cmd(&["INFO", "clients"])
+            .text()
+            .contains("blocked_clients:1")
+    }));
+    let out = cl.cli_text(&[
+        "reshard",
+        &owner.addr(),
+        "--cluster-from",
+        &owner.id(),
+        "--cluster-to",
+        &cl.nodes[1].id(),
+        "--cluster-slots",
+        "1",
+        "--cluster-yes",
+    ]);
+    assert!(out.contains("Moving slot 0 "), "{out}");
+    let reply = blocked.read().expect("reply to the blocked BRPOP");
+    assert_eq!(
+        reply,
+        Value::Error(format!("MOVED 0 {}", cl.nodes[1].addr()))
+    );
+}

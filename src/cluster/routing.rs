@@ -195,6 +195,26 @@ impl SlotMap {
         Ok(())
     }
 
+    /// Whether a client blocked on `keys` must be unblocked with an error
+    /// (Redis clusterRedirectBlockedClientIfNeeded): the cluster is down,
+    /// or a key's slot is neither served nor being imported here.
+    pub fn blocked_redirect<K: AsRef<[u8]>>(&self, keys: &[K]) -> Option<Redirect> {
+        if !self.ok {
+            return Some(Redirect::Down);
+        }
+        for k in keys {
+            let slot = key_slot(k.as_ref());
+            let owner = self.owners[usize::from(slot)];
+            if owner != self.myself && !self.importing.contains(&slot) {
+                if owner == NONE {
+                    return Some(Redirect::Unbound);
+                }
+                return Some(Redirect::Moved(slot, self.endpoint(owner)));
+            }
+        }
+        None
+    }
+
     /// Number of slots (for sanity checks in tests).
     pub fn slots(&self) -> usize {
         debug_assert_eq!(self.owners.len(), SLOTS);

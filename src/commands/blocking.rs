@@ -59,12 +59,14 @@ pub fn block_on(
     timeout: Option<Duration>,
     timeout_reply: Reply,
 ) -> Reply {
+    let waited = keys.clone();
     let (id, rx) = ctx.ks().blocking.register(ctx.sess.db, keys, op);
     ctx.sess.pending_block = Some(PendingBlock {
         id,
         rx,
         timeout,
         timeout_reply,
+        keys: waited,
     });
     Reply::NilArray
 }

@@ -60,7 +60,11 @@ impl Cluster {
 
     /// CLUSTER LINKS entries (one per bus link).
     pub fn links_reply(&self) -> Vec<crate::protocol::Reply> {
-        Vec::new()
+        let (me, known): (NodeId, Vec<NodeId>) =
+            self.read(|st| (st.myself, st.nodes.keys().copied().collect()));
+        self.links
+            .registry
+            .reply(|id| *id != me && known.contains(id))
     }
 
     /// The current routing snapshot.

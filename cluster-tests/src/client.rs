@@ -93,10 +93,12 @@ impl ClusterClient {
         let slot = argv.get(1).map_or(0, |k| key_slot(k));
         let mut port = *self.slots.get(&slot).unwrap_or(&self.seed);
         let mut asking = false;
+        let mut hops = Vec::new();
         for _ in 0..16 {
             let v = self.send(port, argv, asking)?;
             asking = false;
             let Value::Error(e) = &v else { return Ok(v) };
+            hops.push(format!("{port}: {e}"));
             let mut words = e.split(' ');
             match words.next() {
                 Some("MOVED") => {
@@ -116,9 +118,7 @@ impl ClusterClient {
                 _ => return Ok(v),
             }
         }
-        Err(io::Error::other(format!(
-            "too many redirections for {argv:?}"
-        )))
+        Err(io::Error::other(format!("too many redirections: {hops:?}")))
     }
 }
 

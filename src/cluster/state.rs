@@ -254,16 +254,22 @@ impl ClusterState {
     pub fn update_state(&mut self) {
         let mut ok = true;
         if self.require_full_coverage {
-            // Every slot is set in exactly one node's bitmap (`assign` keeps
-            // them in sync with `owners`), so counting the slots of the nodes
-            // that are not failing tells whether all 16384 are served.
-            let served: usize = self
-                .nodes
-                .values()
-                .filter(|n| !n.is_failing())
-                .map(|n| n.slots.count())
-                .sum();
-            ok = served == SLOTS;
+            // `owners` is the truth (node bitmaps may be refreshed from
+            // gossip separately). Runs of slots share an owner: look each
+            // run's owner up once.
+            let mut last_ok: Option<NodeId> = None;
+            for o in self.owners.iter() {
+                if o.is_some() && *o == last_ok {
+                    continue;
+                }
+                match o.and_then(|id| self.nodes.get(&id)) {
+                    Some(n) if !n.is_failing() => last_ok = *o,
+                    _ => {
+                        ok = false;
+                        break;
+                    }
+                }
+            }
         }
         let (mut size, mut reachable) = (0, 0);
         for n in self.nodes.values() {

@@ -49,7 +49,6 @@ fn main() {
         eprintln!("{e}");
         std::process::exit(1);
     }
-    shoal::logging::banner(&config);
     if let Err(e) = write_pidfile(&config) {
         tracing::warn!("Failed to write PID file: {e}");
     }

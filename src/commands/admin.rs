@@ -68,6 +68,34 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("help", 2) => Ok(super::help::reply(super::help::DEBUG)),
         ("reload", _) => debug_reload(ctx),
+        ("set-skip-checksum-validation", 3) => {
+            let on = args::int(&argv[2])? != 0;
+            crate::persistence::rdb::payload::SKIP_CHECKSUM.store(on, Ordering::Relaxed);
+            Ok(Reply::OK)
+        }
+        ("populate", 3..=5) => super::digest::populate(ctx, &argv[2..]),
+        ("log", 3) => {
+            tracing::warn!("DEBUG LOG: {}", args::text(&argv[2]));
+            Ok(Reply::OK)
+        }
+        ("digest-value", _) => super::digest::digest_value(ctx, &argv[2..]),
+        ("digest", 2) => {
+            let _gate = ctx.exclusive();
+            let d = super::digest::dataset(ctx.ks());
+            Ok(Reply::StatusOwned(d))
+        }
+        ("aof-flush-sleep", 3) => {
+            let us = args::int(&argv[2])?.max(0) as u64;
+            if let Some(w) = ctx.srv.aof.writer() {
+                w.flush_sleep_us.store(us, Ordering::Relaxed);
+            }
+            Ok(Reply::OK)
+        }
+        ("loadaof", 2) => {
+            let _gate = ctx.exclusive();
+            crate::persistence::aof::debug_loadaof(ctx.srv);
+            Ok(Reply::OK)
+        }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
         ("drop-cluster-packet-filter", 3) => {

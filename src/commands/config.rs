@@ -136,6 +136,18 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                 let p = ctx.srv.config.get("maxmemory-policy");
                 crate::keyspace::access::set_lfu_mode(p.contains("lfu"));
             }
+            "appendonly" => {
+                let on = ctx.srv.config.get_bool("appendonly");
+                let r = if on {
+                    crate::persistence::aof::start_appendonly(ctx.srv, ctx.in_exec)
+                } else {
+                    crate::persistence::aof::stop_appendonly(ctx.srv);
+                    Ok(())
+                };
+                r.map_err(|e| (name.clone(), e))?;
+            }
+            "aof-disable-auto-gc" => crate::persistence::aof::gc_now(ctx.srv),
+            "appendfsync" | "aof-timestamp-enabled" => crate::persistence::aof::set_policy(ctx.srv),
             "port" => {
                 let port = ctx.srv.config.get_i64("port").clamp(0, 65535) as u16;
                 if port != ctx.srv.port() {

@@ -106,7 +106,10 @@ fn restore(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     if ttl < 0 {
         return Err(RedisError::err("Invalid TTL value, must be >= 0"));
     }
-    let Some(body) = payload::verify(&argv[3], false) else {
+    let Some(body) = payload::verify(
+        &argv[3],
+        payload::SKIP_CHECKSUM.load(std::sync::atomic::Ordering::Relaxed),
+    ) else {
         return Err(RedisError::err(
             "DUMP payload version or checksum are wrong",
         ));

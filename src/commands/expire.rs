@@ -130,7 +130,7 @@ fn expire_generic(
     let flags = ExpireFlags::parse(&argv[3..])?;
     let when = absolute_ms(&argv[2], unit_ms, base_ms, cmd)?;
     let key = &argv[1];
-    let replica = ctx.ks().is_replica();
+    let replica = ctx.ks().is_replica() || ctx.ks().is_loading();
     let now = ctx.now_ms as i64;
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);

@@ -112,6 +112,8 @@ fn flushall(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     for i in 0..ctx.ks().db_count() {
         empty_db(ctx, i);
     }
+    // The snapshot being written is of a dataset that no longer exists.
+    crate::persistence::save::kill_child(ctx.srv);
     ctx.ks().propagator.append(ctx.sess.db, vec![argv.to_vec()]);
     Ok(Reply::OK)
 }

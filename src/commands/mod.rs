@@ -12,6 +12,7 @@ pub mod config;
 pub mod connection;
 pub mod ctx;
 pub mod diag;
+pub mod digest;
 pub mod dump;
 pub mod expire;
 pub mod generic;

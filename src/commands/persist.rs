@@ -1,4 +1,4 @@
-//! Persistence commands: SAVE, BGSAVE.
+//! Persistence commands: SAVE, BGSAVE, BGREWRITEAOF.
 
 use bytes::Bytes;
 
@@ -8,7 +8,17 @@ use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::protocol::Reply;
 
-pub const COMMANDS: &[(&str, Handler)] = &[("save", save), ("bgsave", bgsave)];
+pub const COMMANDS: &[(&str, Handler)] = &[
+    ("save", save),
+    ("bgsave", bgsave),
+    ("bgrewriteaof", bgrewriteaof),
+];
+
+fn bgrewriteaof(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    crate::persistence::aof::bgrewriteaof(ctx.srv, ctx.in_exec)
+        .map(Reply::Status)
+        .map_err(RedisError::err)
+}
 
 fn save(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     if ctx.srv.persist.in_progress() {
@@ -31,6 +41,12 @@ fn bgsave(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     if ctx.srv.persist.in_progress() {
         return Err(RedisError::err("Background save already in progress"));
+    }
+    if ctx.srv.aof.child_running() {
+        if argv.len() == 2 {
+            return Ok(Reply::Status("Background saving scheduled"));
+        }
+        return Err(RedisError::err("Another child process is active (AOF?): can't BGSAVE right now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever possible."));
     }
     crate::persistence::bgsave(ctx.srv, ctx.in_exec).map_err(RedisError::err)?;
     Ok(Reply::Status("Background saving started"))

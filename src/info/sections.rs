@@ -229,7 +229,11 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "pubsub_patterns", 0);
     line(out, "pubsubshard_channels", 0);
     line(out, "latest_fork_usec", 0);
-    line(out, "total_forks", 0);
+    line(
+        out,
+        "total_forks",
+        crate::util::fork::TOTAL_FORKS.load(Ordering::Relaxed),
+    );
     line(
         out,
         "migrate_cached_sockets",
@@ -364,35 +368,46 @@ fn persistence(srv: &Server, out: &mut String) {
         "rdb_changes_since_last_save",
         srv.stats.dirty.load(Ordering::Relaxed),
     );
-    line(out, "rdb_bgsave_in_progress", 0);
+    let p = &srv.persist;
+    let bg = p.in_progress();
+    line(out, "rdb_bgsave_in_progress", i32::from(bg));
     line(
         out,
         "rdb_last_save_time",
         srv.lastsave.load(Ordering::Relaxed),
     );
-    line(out, "rdb_last_bgsave_status", "ok");
-    line(out, "rdb_last_bgsave_time_sec", -1);
-    line(out, "rdb_current_bgsave_time_sec", -1);
-    line(out, "rdb_saves", 0);
-    line(out, "rdb_last_cow_size", 0);
-    line(out, "rdb_last_load_keys_expired", 0);
-    line(out, "rdb_last_load_keys_loaded", 0);
+    let ok = p.last_bgsave_ok.load(Ordering::Relaxed);
+    line(out, "rdb_last_bgsave_status", if ok { "ok" } else { "err" });
     line(
         out,
-        "aof_enabled",
-        i32::from(srv.config.get_bool("appendonly")),
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(Ordering::Relaxed),
     );
-    line(out, "aof_rewrite_in_progress", 0);
-    line(out, "aof_rewrite_scheduled", 0);
-    line(out, "aof_last_rewrite_time_sec", -1);
-    line(out, "aof_current_rewrite_time_sec", -1);
-    line(out, "aof_last_bgrewrite_status", "ok");
-    line(out, "aof_rewrites", 0);
-    line(out, "aof_rewrites_consecutive_failures", 0);
-    line(out, "aof_last_write_status", "ok");
-    line(out, "aof_last_cow_size", 0);
+    let cur = if bg {
+        let started = p.bgsave_started_ms.load(Ordering::Relaxed);
+        (crate::util::clock::now_ms().saturating_sub(started) / 1000) as i64
+    } else {
+        -1
+    };
+    line(out, "rdb_current_bgsave_time_sec", cur);
+    line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
+    line(out, "rdb_last_cow_size", 0);
+    line(
+        out,
+        "rdb_last_load_keys_expired",
+        p.last_load_expired.load(Ordering::Relaxed),
+    );
+    line(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.last_load_loaded.load(Ordering::Relaxed),
+    );
+    crate::persistence::aof::info(srv, out, false);
     line(out, "module_fork_in_progress", 0);
     line(out, "module_fork_last_cow_size", 0);
+    if srv.config.get_bool("appendonly") {
+        crate::persistence::aof::info(srv, out, true);
+    }
 }
 
 /// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for commands with samples.

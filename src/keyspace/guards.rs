@@ -101,6 +101,9 @@ impl<'a> KeyGuards<'a> {
 
     /// Remove `key` if it is logically expired. Returns true if it was.
     fn expire_if_needed(&mut self, key: &[u8]) -> bool {
+        if self.ks.is_loading() {
+            return false;
+        }
         let now = self.now;
         let expired = self
             .shard(key)
@@ -199,7 +202,7 @@ impl<'a> KeyGuards<'a> {
         let (old, d) = shard.insert(key, entry);
         self.db.account(d);
         let old = match old {
-            Some(o) if o.is_expired(now) && !self.ks.is_replica() => {
+            Some(o) if o.is_expired(now) && !self.ks.is_replica() && !self.ks.is_loading() => {
                 self.ks
                     .stats
                     .expired_keys

@@ -41,6 +41,10 @@ pub struct Keyspace {
     pub stats: Arc<Stats>,
     /// Replicas hide logically expired keys instead of deleting them.
     replica: std::sync::atomic::AtomicBool,
+    /// Replaying the AOF: nothing expires (Redis's keyIsExpired returns 0
+    /// while loading), so a PEXPIREAT in the past followed by a write to
+    /// the key replays exactly as it ran.
+    loading: std::sync::atomic::AtomicBool,
 }
 
 impl Keyspace {
@@ -56,11 +60,20 @@ impl Keyspace {
             propagator,
             stats,
             replica: Default::default(),
+            loading: Default::default(),
         }
     }
 
     pub fn is_replica(&self) -> bool {
         self.replica.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn is_loading(&self) -> bool {
+        self.loading.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    pub fn set_loading(&self, on: bool) {
+        self.loading.store(on, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn set_replica(&self, on: bool) {

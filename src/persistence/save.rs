@@ -34,6 +34,11 @@ pub struct SaveState {
     pub last_bgsave_try_ms: AtomicU64,
     pub dirty_at_start: AtomicU64,
     pub rdb_saves: AtomicU64,
+    /// The child was stopped on purpose (FLUSHALL): not a failed save.
+    pub killed: AtomicBool,
+    /// rdb_last_load_keys_loaded / rdb_last_load_keys_expired.
+    pub last_load_loaded: AtomicU64,
+    pub last_load_expired: AtomicU64,
 }
 
 impl SaveState {
@@ -56,6 +61,32 @@ pub fn rdb_path(srv: &Server) -> PathBuf {
     PathBuf::from(srv.config.get("dbfilename"))
 }
 
+/// How a snapshot is written.
+#[derive(Debug, Clone, Copy)]
+pub struct SnapshotOpts {
+    pub compress: bool,
+    pub checksum: bool,
+    /// Lock each shard (false only in a forked child).
+    pub locked: bool,
+    /// An AOF base file (aux field `aof-base` 1).
+    pub aof_base: bool,
+    /// rdb-key-save-delay: microseconds to sleep per key (tests use it to
+    /// keep a child running).
+    pub key_delay_us: u64,
+}
+
+impl SnapshotOpts {
+    pub fn from_config(srv: &Server, locked: bool, aof_base: bool) -> SnapshotOpts {
+        SnapshotOpts {
+            compress: srv.config.get_bool("rdbcompression"),
+            checksum: srv.config.get_bool("rdbchecksum"),
+            locked,
+            aof_base,
+            key_delay_us: srv.config.get_i64("rdb-key-save-delay").max(0) as u64,
+        }
+    }
+}
+
 /// Write every database to `path` via a temp file + fsync + rename.
 fn write_snapshot(
     dbs: &[Arc<Db>],
@@ -64,6 +95,29 @@ fn write_snapshot(
     checksum: bool,
     locked: bool,
 ) -> std::io::Result<()> {
+    let opts = SnapshotOpts {
+        compress,
+        checksum,
+        locked,
+        aof_base: false,
+        key_delay_us: 0,
+    };
+    write_snapshot_with(dbs, path, opts)
+}
+
+/// `write_snapshot` with every option.
+pub fn write_snapshot_with(
+    dbs: &[Arc<Db>],
+    path: &std::path::Path,
+    opts: SnapshotOpts,
+) -> std::io::Result<()> {
+    let SnapshotOpts {
+        compress,
+        checksum,
+        locked,
+        aof_base,
+        key_delay_us,
+    } = opts;
     let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
     let file = std::fs::File::create(&tmp)?;
     let mut w = RdbWriter::new(
@@ -76,7 +130,7 @@ fn write_snapshot(
     w.aux("redis-bits", "64")?;
     w.aux("ctime", &(clock::now_ms() / 1000).to_string())?;
     w.aux("used-mem", "0")?;
-    w.aux("aof-base", "0")?;
+    w.aux("aof-base", if aof_base { "1" } else { "0" })?;
     for db in dbs {
         if db.is_empty() {
             continue;
@@ -87,6 +141,9 @@ fn write_snapshot(
             for (k, e) in shard.iter() {
                 if res.is_ok() {
                     res = w.key(k, &e.value, e.expire_at);
+                }
+                if key_delay_us > 0 {
+                    std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
                 }
             }
         };
@@ -104,7 +161,7 @@ fn write_snapshot(
     std::fs::rename(&tmp, path)
 }
 
-fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
+pub fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
     (0..ks.db_count()).map(|i| ks.db(i)).collect()
 }
 
@@ -147,20 +204,28 @@ pub fn fork_snapshot(
     gate_held: bool,
     at_fork: impl FnOnce(),
 ) -> Result<i32, String> {
+    fork_snapshot_with(srv, path, gate_held, false, at_fork)
+}
+
+/// `fork_snapshot`; `aof_base` marks the file as an AOF base.
+pub fn fork_snapshot_with(
+    srv: &Server,
+    path: PathBuf,
+    gate_held: bool,
+    aof_base: bool,
+    at_fork: impl FnOnce(),
+) -> Result<i32, String> {
     let dbs = all_dbs(&srv.ks);
-    let compress = srv.config.get_bool("rdbcompression");
-    let checksum = srv.config.get_bool("rdbchecksum");
+    let opts = SnapshotOpts::from_config(srv, false, aof_base);
     let _gate = if gate_held {
         None
     } else {
         Some(srv.ks.gate.write())
     };
     at_fork();
-    crate::util::fork::fork_child(move || {
-        match write_snapshot(&dbs, &path, compress, checksum, false) {
-            Ok(()) => 0,
-            Err(_) => 1,
-        }
+    crate::util::fork::fork_child(move || match write_snapshot_with(&dbs, &path, opts) {
+        Ok(()) => 0,
+        Err(_) => 1,
     })
     .map_err(|e| format!("Can't save in background: fork: {e}"))
 }
@@ -199,8 +264,11 @@ fn finish_bgsave(srv: &Server, ok: bool) {
         (clock::now_ms().saturating_sub(started) / 1000) as i64,
         Ordering::Relaxed,
     );
-    p.last_bgsave_ok.store(ok, Ordering::Relaxed);
-    if ok {
+    let killed = p.killed.swap(false, Ordering::Relaxed);
+    if !killed {
+        p.last_bgsave_ok.store(ok, Ordering::Relaxed);
+    }
+    if ok && !killed {
         let before = p.dirty_at_start.load(Ordering::Relaxed);
         let now = srv.stats.dirty.load(Ordering::Relaxed);
         srv.stats
@@ -214,6 +282,31 @@ fn finish_bgsave(srv: &Server, ok: bool) {
         tracing::warn!("Background saving error");
     }
     p.child_pid.store(-1, Ordering::Relaxed);
+}
+
+/// Stop a running BGSAVE child (FLUSHALL), as Redis's killRDBChild.
+pub fn kill_child(srv: &Server) {
+    let pid = srv.persist.child_pid.load(Ordering::Relaxed);
+    if pid > 0 {
+        srv.persist.killed.store(true, Ordering::Relaxed);
+        crate::util::fork::kill_child(pid as i32);
+    }
+}
+
+/// Why writes are refused after a persistence failure (MISCONF), as
+/// Redis's writeCommandsDeniedByDiskError.
+pub fn disk_error(srv: &Server) -> Option<String> {
+    // Hot path (every write): atomics first, config only after a failure.
+    if !srv.persist.last_bgsave_ok.load(Ordering::Relaxed)
+        && srv.config.get_bool("stop-writes-on-bgsave-error")
+        && !srv.config.get("save").trim().is_empty()
+    {
+        return Some("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.".into());
+    }
+    if srv.aof.write_failed() {
+        return Some("MISCONF Errors writing to the AOF file: Input/output error".into());
+    }
+    None
 }
 
 /// Save points: start a BGSAVE when one of `save <secs> <changes>` is due.
@@ -253,15 +346,32 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
+    load_bytes(srv, &data, gate_held)
+        .map(|(n, _)| n)
+        .map_err(|e| {
+            format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
+        })
+}
+
+/// Load an RDB image (a dump.rdb or an AOF base/preamble) into the
+/// keyspace; returns the keys loaded and the offset just past the RDB.
+pub fn load_bytes(
+    srv: &Server,
+    data: &[u8],
+    gate_held: bool,
+) -> Result<(u64, usize), crate::persistence::rdb::RdbError> {
     let now = clock::now_ms();
     let ks = &srv.ks;
     let mut n = 0u64;
+    let mut expired = 0u64;
     let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
-    decode::load_with(&data, limits, |item| {
+    let meta = decode::load_with(data, limits, |item| {
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
         }
-        if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() {
+        // An AOF's RDB part keeps expired keys: later commands may touch them.
+        if item.expire_at != 0 && item.expire_at < now && !ks.is_replica() && !ks.is_loading() {
+            expired += 1;
             return Ok(());
         }
         let db = ks.db(item.db);
@@ -271,11 +381,12 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         g.insert(&item.key, e);
         n += 1;
         Ok(())
-    })
-    .map_err(|e| {
-        format!("Short read or OOM loading DB. Unrecoverable error, aborting now. ({e})")
     })?;
-    Ok(n)
+    srv.persist.last_load_loaded.store(n, Ordering::Relaxed);
+    srv.persist
+        .last_load_expired
+        .store(expired, Ordering::Relaxed);
+    Ok((n, meta.end))
 }
 
 /// Start-up: load `dbfilename` from `dir`.

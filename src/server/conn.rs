@@ -17,6 +17,7 @@ use super::clients::ClientInfo;
 use super::dispatch;
 use super::session::{ReplyMode, Session};
 use super::{PauseKind, Server};
+use crate::persistence::aof::writer::take_last_append as aof_last_append;
 use crate::protocol::{ParseLimits, Reply, RequestParser};
 use crate::util::clock;
 
@@ -41,6 +42,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
         buf: BytesMut::with_capacity(16 * 1024),
         out: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(),
+        aof_need: 0,
     };
     'outer: loop {
         tokio::select! {
@@ -68,6 +70,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let mut next = conn.process(&srv, &mut sess, &push_tx).await;
                     loop {
+                        conn.hold_for_fsync(&srv).await;
                         if !flush(&srv, &mut wr, &mut conn.out, &info).await {
                             break 'outer;
                         }
@@ -78,6 +81,10 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                                 let Some(reply) = conn.wait_block(&srv, &mut sess, &mut rd).await else {
                                     break 'outer;
                                 };
+                                // The write that served us (a pop) was
+                                // appended by the client that unblocked us:
+                                // hold the reply until all of it is durable.
+                                conn.aof_need = srv.aof.appended_now();
                                 conn.emit(&mut sess, &reply);
                                 next = conn.process(&srv, &mut sess, &push_tx).await;
                             }
@@ -102,9 +109,19 @@ struct Conn {
     buf: BytesMut,
     out: BytesMut,
     parser: RequestParser,
+    /// AOF stream offset of this batch's last write: with appendfsync
+    /// always the replies wait until the fsync'd offset covers it.
+    aof_need: u64,
 }
 
 impl Conn {
+    async fn hold_for_fsync(&mut self, srv: &Server) {
+        if self.aof_need > 0 {
+            srv.aof.wait_synced(self.aof_need).await;
+            self.aof_need = 0;
+        }
+    }
+
     /// Execute every complete request in the buffer. Returns false when the
     /// connection must close after the pending output is written.
     async fn process(
@@ -131,7 +148,11 @@ impl Conn {
                         return Next::Close;
                     }
                     let was_monitor = sess.monitor;
+                    // Writes fed by this thread since the last command are
+                    // not ours (e.g. a cron task): reset before running.
+                    aof_last_append();
                     let reply = dispatch::execute(srv, sess, argv);
+                    self.aof_need = self.aof_need.max(aof_last_append());
                     if sess.pending_block.is_some() {
                         return Next::Block;
                     }

@@ -34,6 +34,7 @@ pub fn spawn(srv: Arc<Server>) {
             }
             crate::keyspace::access::refresh_clock();
             crate::persistence::save::cron(&srv);
+            crate::persistence::aof::cron(&srv);
             // Keeps used_memory_peak current between INFO calls.
             crate::info::resources::used_memory();
             client_timeouts(&srv);

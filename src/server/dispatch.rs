@@ -163,6 +163,18 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
     {
         return Err(RedisError::Oom);
     }
+    if (cmd.has(flag::WRITE) || meta.name == "ping") && !srv.ks.is_replica() {
+        if let Some(msg) = crate::persistence::save::disk_error(srv) {
+            return Err(RedisError::raw(msg));
+        }
+    }
+    // The dataset is still being loaded (the listener is up before the
+    // load, as in Redis): only commands flagged `loading` run.
+    if srv.loading.load(Ordering::Relaxed) && !cmd.has(flag::LOADING) {
+        return Err(RedisError::raw(
+            "LOADING Redis is loading the dataset in memory",
+        ));
+    }
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }

@@ -20,14 +20,34 @@ pub async fn serve(srv: Arc<Server>) -> i32 {
             return 1;
         }
     };
+    // The banner (with our PID, which test harnesses wait for) comes once
+    // the port is bound, as in Redis.
+    crate::logging::banner(&srv.config);
     shutdown::install_signal_handlers(srv.clone());
-    cron::spawn(srv.clone());
-    crate::cluster::bus::link::start(srv.clone());
-    tracing::info!("Ready to accept connections");
+    // Like Redis, listen before loading the dataset: clients connecting
+    // meanwhile get -LOADING for commands not flagged `loading`.
+    srv.loading.store(true, Ordering::Relaxed);
     if let Err(e) = start_accepting(&srv, listeners) {
         tracing::warn!("{e}");
         return 1;
     }
+    let loader = srv.clone();
+    let loaded = tokio::task::spawn_blocking(move || crate::persistence::load_data(&loader)).await;
+    srv.loading.store(false, Ordering::Relaxed);
+    match loaded {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            tracing::warn!("{e}");
+            return 1;
+        }
+        Err(e) => {
+            tracing::warn!("Loading the dataset failed: {e}");
+            return 1;
+        }
+    }
+    cron::spawn(srv.clone());
+    crate::cluster::bus::link::start(srv.clone());
+    tracing::info!("Ready to accept connections");
     srv.shutdown.cancelled().await;
     shutdown::finish(&srv).await
 }

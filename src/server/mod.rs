@@ -70,6 +70,7 @@ pub struct Server {
     pub loading: AtomicBool,
     pub errors: crate::info::errors::ErrorStats,
     pub persist: crate::persistence::SaveState,
+    pub aof: crate::persistence::aof::Aof,
     pub pubsub: crate::pubsub::PubSub,
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
@@ -115,6 +116,7 @@ impl Server {
             loading: AtomicBool::new(false),
             errors: Default::default(),
             persist: crate::persistence::SaveState::new(),
+            aof: Default::default(),
             pubsub: Default::default(),
             cluster,
         })
@@ -122,6 +124,10 @@ impl Server {
 
     /// Ask the server to stop (SHUTDOWN, signals).
     pub fn request_shutdown(&self, mode: ShutdownMode) {
+        // Flush and fsync the AOF before any client sees its connection
+        // close, as Redis does before exiting. The writer stays attached,
+        // so a write acknowledged from now on is still persisted.
+        crate::persistence::aof::flush(self);
         *self.shutdown_mode.lock() = Some(mode);
         self.shutdown.cancel();
     }
@@ -150,10 +156,6 @@ pub fn run(config: Config) -> i32 {
     };
     rt.block_on(async move {
         let srv = Server::new(config);
-        if let Err(e) = crate::persistence::load_at_startup(&srv) {
-            tracing::warn!("{e}");
-            return 1;
-        }
         crate::info::resources::record_startup();
         listener::serve(srv).await
     })

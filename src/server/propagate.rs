@@ -36,6 +36,8 @@ pub struct Propagator {
     inner: Mutex<Inner>,
     /// Fast path: skip the mutex when nobody listens and no tx is open.
     active: AtomicBool,
+    /// Loading (DEBUG LOADAOF): replayed commands are not propagated.
+    muted: AtomicBool,
 }
 
 impl Propagator {
@@ -44,6 +46,11 @@ impl Propagator {
         inner.sinks.retain(|s| s.alive());
         inner.sinks.push(sink);
         self.active.store(true, Ordering::Release);
+    }
+
+    /// Stop (or resume) propagating, e.g. while the AOF is replayed.
+    pub fn set_muted(&self, on: bool) {
+        self.muted.store(on, Ordering::Relaxed);
     }
 
     /// Drop sinks whose consumers went away.
@@ -57,7 +64,7 @@ impl Propagator {
 
     /// Append the effects of one command.
     pub fn append(&self, db: usize, cmds: Vec<Vec<Bytes>>) {
-        if !self.active.load(Ordering::Acquire) {
+        if !self.active.load(Ordering::Acquire) || self.muted.load(Ordering::Relaxed) {
             return;
         }
         let mut inner = self.inner.lock();

@@ -28,6 +28,8 @@ pub fn install_signal_handlers(srv: Arc<Server>) {
 pub async fn finish(srv: &Server) -> i32 {
     tracing::warn!("User requested shutdown...");
     let mode = (*srv.shutdown_mode.lock()).unwrap_or(ShutdownMode::Default);
+    // Flush and fsync the AOF; a rewrite in progress is abandoned.
+    crate::persistence::aof::stop_appendonly(srv);
     let has_points = !srv.config.get("save").trim().is_empty();
     if mode == ShutdownMode::Save || (mode == ShutdownMode::Default && has_points) {
         tracing::info!("Saving the final RDB snapshot before exiting.");

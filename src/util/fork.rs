@@ -6,6 +6,9 @@
 /// Fork; the child runs `child` and exits with its return code without
 /// running destructors or touching the parent's runtime. Returns the child's
 /// pid in the parent.
+/// Successful forks so far (INFO stats total_forks).
+pub static TOTAL_FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 pub fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<i32> {
     // SAFETY: after fork only the calling thread exists in the child. The
     // child runs `child` (which reads memory frozen at fork time and writes
@@ -15,6 +18,9 @@ pub fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<i32> {
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(std::io::Error::last_os_error());
+    }
+    if pid > 0 {
+        TOTAL_FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     if pid == 0 {
         let code = child();
@@ -30,4 +36,13 @@ pub fn wait_child(pid: i32) -> bool {
     // SAFETY: plain waitpid on a pid we created; `status` is a valid pointer.
     let r = unsafe { libc::waitpid(pid, &mut status, 0) };
     r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// Ask a child we forked to stop (Redis uses SIGUSR1 so the child exits
+/// without being reported as an error by the signal itself).
+pub fn kill_child(pid: i32) {
+    // SAFETY: plain kill(2) on a pid we created.
+    unsafe {
+        libc::kill(pid, libc::SIGUSR1);
+    }
 }

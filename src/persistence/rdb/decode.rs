@@ -24,6 +24,9 @@ pub struct Item {
 pub struct Meta {
     pub version: u32,
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
+    /// Offset just past the RDB (EOF opcode and checksum): an AOF with an
+    /// RDB preamble continues there.
+    pub end: usize,
 }
 
 pub struct Reader<'a> {
@@ -228,6 +231,7 @@ pub fn load_with(
     let mut meta = Meta {
         version: ver,
         aux: Vec::new(),
+        end: 0,
     };
     let mut db = 0usize;
     let mut expire_at = 0u64;
@@ -273,14 +277,16 @@ pub fn load_with(
         }
     }
     if ver >= 5 && r.pos() + 8 <= data.len() {
+        let covered = r.pos();
         let expected = u64::from_le_bytes(r.array()?);
         if expected != 0 {
-            let got = CRC64.checksum(&data[..data.len() - 8]);
+            let got = CRC64.checksum(&data[..covered]);
             if got != expected {
                 return Err(RdbError::Checksum { expected, got });
             }
         }
     }
+    meta.end = r.pos();
     Ok(meta)
 }
 

@@ -74,7 +74,9 @@ pub enum RdbError {
     BadVersion(u32),
     #[error("Unexpected EOF reading RDB file")]
     Truncated,
-    #[error("Wrong RDB checksum expected: ({expected:x}) got: ({got:x})")]
+    #[error(
+        "Wrong RDB checksum expected: ({expected:x}) got ({got:x}). Aborting now. RDB CRC error"
+    )]
     Checksum { expected: u64, got: u64 },
     #[error("Unknown RDB encoding type {0}")]
     UnknownType(u8),

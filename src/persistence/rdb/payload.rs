@@ -19,6 +19,9 @@ pub fn dump(v: &Value, compress: bool) -> Vec<u8> {
 
 /// The value part of a payload whose footer is valid: a version this
 /// server can read and a matching checksum (Redis's verifyDumpPayload).
+/// DEBUG SET-SKIP-CHECKSUM-VALIDATION: RESTORE accepts any checksum.
+pub static SKIP_CHECKSUM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
 pub fn verify(p: &[u8], skip_checksum: bool) -> Option<&[u8]> {
     let body_len = p.len().checked_sub(10)?;
     let (body, footer) = p.split_at(body_len);

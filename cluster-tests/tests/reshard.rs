@@ -19,6 +19,7 @@ struct Load {
     wrong: Vec<String>,
     expected: HashMap<String, String>,
     asks: u64,
+    retries: u64,
 }
 
 /// Write and read keys until `stop`; every read must return the last
@@ -31,6 +32,7 @@ fn run_load(seed_port: u16, stop: Arc<AtomicBool>) -> Load {
         wrong: Vec::new(),
         expected: HashMap::new(),
         asks: 0,
+        retries: 0,
     };
     let mut i: u64 = 0;
     while !stop.load(Ordering::Relaxed) || i < 200 {
@@ -54,6 +56,7 @@ fn run_load(seed_port: u16, stop: Arc<AtomicBool>) -> Load {
         i += 1;
     }
     load.asks = c.seen.ask;
+    load.retries = c.seen.tryagain;
     load
 }
 
@@ -97,8 +100,8 @@ fn reshard_1000_slots_under_load_loses_nothing() {
     );
     assert!(load.writes > 200, "only {} writes", load.writes);
     eprintln!(
-        "reshard under load: {} writes, {} reads, {} ASK redirections",
-        load.writes, load.reads, load.asks
+        "reshard under load: {} writes, {} reads, {} ASK redirections, {} TRYAGAIN/CLUSTERDOWN retries",
+        load.writes, load.reads, load.asks, load.retries
     );
     cl.wait_check_ok(Duration::from_secs(10));
     assert_eq!(cl.nodes[1].info_field("cluster_slots_assigned"), "16384");

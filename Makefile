@@ -2,7 +2,8 @@
 CARGO ?= cargo
 PORT ?= 6379
 
-.PHONY: all build release run cluster cluster-stop test test-cluster test-unit deps fmt lint bench suite clean
+.PHONY: all build release run cluster cluster-stop test test-cluster test-unit deps fmt lint bench suite clean \
+	docker docker-cluster docker-cluster-down
 
 all: build
 
@@ -22,6 +23,26 @@ cluster: release
 
 cluster-stop:
 	./scripts/create-cluster stop
+
+# The `shoal` image, FROM scratch: shoal-server + redis-cli and their libraries.
+DOCKER ?= docker
+COMPOSE ?= docker-compose -p shoal -f docker/docker-compose.yml
+SHOAL_REPLICAS ?= 1
+
+docker: release deps
+	./docker/stage-rootfs.sh target/release/shoal-server target/docker
+	$(DOCKER) build -t shoal target/docker
+
+# 6-node cluster on the Docker network shoal-net (docker/docker-compose.yml).
+docker-cluster: docker
+	SHOAL_REPLICAS=$(SHOAL_REPLICAS) $(COMPOSE) up -d
+	@code=$$($(DOCKER) wait shoal-cluster-init); $(DOCKER) logs shoal-cluster-init; \
+	  if [ "$$code" != 0 ]; then echo "cluster-init failed (exit $$code)"; exit 1; fi
+	@echo "Connect with: docker run --rm -it --network shoal-net shoal redis-cli -c -h 172.28.1.11"
+	@echo "          or: docker exec -it shoal-1 redis-cli -c"
+
+docker-cluster-down:
+	$(COMPOSE) down --volumes --remove-orphans
 
 # Install the reference redis-server/redis-cli when missing (differential tests need it).
 deps:

@@ -6,8 +6,11 @@
 //! Ports stay below 22768 so that the cluster bus port (+10000) is valid.
 //! The shoal-server binary is the one `cargo test --workspace` built next
 //! to the test executable (`target/<profile>/shoal-server`), or `$SHOAL_SERVER`.
+//! [`docker`] runs clusters of containers instead, for faults that need
+//! nodes with their own addresses (network cuts, pauses, node loss).
 
 pub mod client;
+pub mod docker;
 pub mod resp;
 
 use std::net::TcpListener;

@@ -3,7 +3,7 @@
 //! server becomes an `io::Error`, never a panic.
 
 use std::io::{self, BufRead, BufReader, Write};
-use std::net::TcpStream;
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 /// One decoded RESP2 reply.
@@ -58,6 +58,20 @@ impl Conn {
         let s = TcpStream::connect(("127.0.0.1", port))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
         s.set_write_timeout(Some(Duration::from_secs(10)))?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            r: BufReader::new(s.try_clone()?),
+            w: s,
+        })
+    }
+
+    /// Connect to any address within `connect`; every later read or write
+    /// fails after `io` (a killed, paused or cut-off container must turn
+    /// into an error within a bound, not a hung test).
+    pub fn open(addr: SocketAddr, connect: Duration, io: Duration) -> io::Result<Conn> {
+        let s = TcpStream::connect_timeout(&addr, connect)?;
+        s.set_read_timeout(Some(io))?;
+        s.set_write_timeout(Some(io))?;
         s.set_nodelay(true)?;
         Ok(Conn {
             r: BufReader::new(s.try_clone()?),

@@ -198,7 +198,11 @@ impl SlotMap {
     /// Whether a client blocked on `keys` must be unblocked with an error
     /// (Redis clusterRedirectBlockedClientIfNeeded): the cluster is down,
     /// or a key's slot is neither served nor being imported here.
+    /// Clients blocked on no key (WAIT) are left alone.
     pub fn blocked_redirect<K: AsRef<[u8]>>(&self, keys: &[K]) -> Option<Redirect> {
+        if keys.is_empty() {
+            return None;
+        }
         if !self.ok {
             return Some(Redirect::Down);
         }

@@ -104,7 +104,9 @@ fn run_op(g: &mut KeyGuards, key: &Bytes, op: &BlockOp) -> Result<Option<Reply>,
             let Some(v) = list::move_one(g, key, dst, side(*from_left), side(*to_left))? else {
                 return Ok(None);
             };
-            let name = |l: bool| Bytes::from_static(if l { b"LEFT" } else { b"RIGHT" });
+            // Redis names the ends in lower case when it serves a blocked
+            // BLMOVE (getStringObjectFromListPosition).
+            let name = |l: bool| Bytes::from_static(if l { b"left" } else { b"right" });
             let prop = if *rpoplpush {
                 vec![Bytes::from_static(b"RPOPLPUSH"), key.clone(), dst.clone()]
             } else {
@@ -123,7 +125,13 @@ fn run_op(g: &mut KeyGuards, key: &Bytes, op: &BlockOp) -> Result<Option<Reply>,
             if g.value(key).is_none() {
                 return Ok(None);
             }
-            let items = super::zset_pop::pop_and_propagate(g, key, *max, count.unwrap_or(1))?;
+            let items = super::zset_pop::pop_and_propagate(
+                g,
+                key,
+                *max,
+                count.unwrap_or(1),
+                count.is_some(),
+            )?;
             if items.is_empty() {
                 return Ok(None);
             }

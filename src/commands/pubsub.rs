@@ -167,6 +167,11 @@ fn publish_generic(ctx: &mut Ctx, argv: &[Bytes], shard: bool) -> CmdResult {
         .srv
         .pubsub
         .publish(shard, &argv[1], &argv[2], limits, ctx.now_ms);
+    // Outside cluster mode Redis sends PUBLISH to replicas (not the AOF)
+    // so their subscribers see the message too.
+    if ctx.srv.cluster.is_none() {
+        crate::replication::propagate_repl_only(ctx.srv, ctx.sess.db, argv);
+    }
     Ok(Reply::Int(n as i64))
 }
 

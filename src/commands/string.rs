@@ -177,10 +177,18 @@ fn set(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         entry.expire_at = at;
     }
     g.insert(key, entry);
-    // Relative and EXAT expiries are propagated as `SET key value PXAT ms`,
-    // dropping the other options, exactly as Redis 7.0 rewrites them.
+    // Any expiry (EX/PX/EXAT/PXAT) is propagated as `SET key value PXAT ms`,
+    // dropping the other options, exactly as Redis 7.0.15 rewrites them.
+    // Without an expiry, Redis drops every GET option.
     match o.expire_at {
-        Some(at) if !o.pxat => g.propagate(set_pxat(key, &argv[2], at)),
+        Some(at) => g.propagate(set_pxat(key, &argv[2], at)),
+        None if o.get => g.propagate(
+            argv.iter()
+                .enumerate()
+                .filter(|(i, a)| *i < 3 || !a.eq_ignore_ascii_case(b"get"))
+                .map(|(_, a)| a.clone())
+                .collect(),
+        ),
         _ => g.propagate(argv.to_vec()),
     }
     Ok(if o.get {

@@ -34,12 +34,14 @@ pub fn pop_elements(z: &mut ZSetValue, max: bool, count: usize) -> Vec<(Bytes, f
 }
 
 /// Pop from `key` under held guards: deletes the key when emptied and
-/// propagates `ZPOPMIN|ZPOPMAX key count` (Redis's form for ZMPOP/BZ*).
+/// propagates `ZPOPMIN|ZPOPMAX key [count]` (Redis's form for ZMPOP/BZ*:
+/// BZPOPMIN/BZPOPMAX, which take no count, propagate none).
 pub fn pop_and_propagate(
     g: &mut KeyGuards,
     key: &Bytes,
     max: bool,
     count: usize,
+    with_count: bool,
 ) -> Result<Vec<(Bytes, f64)>, RedisError> {
     let Some(z) = zset_mut(g, key)? else {
         return Ok(Vec::new());
@@ -48,11 +50,11 @@ pub fn pop_and_propagate(
     if !items.is_empty() {
         after_write(g, key);
         let name = if max { "ZPOPMAX" } else { "ZPOPMIN" };
-        g.propagate(vec![
-            Bytes::from_static(name.as_bytes()),
-            key.clone(),
-            Bytes::from(items.len().to_string()),
-        ]);
+        let mut argv = vec![Bytes::from_static(name.as_bytes()), key.clone()];
+        if with_count {
+            argv.push(Bytes::from(items.len().to_string()));
+        }
+        g.propagate(argv);
     }
     Ok(items)
 }
@@ -149,7 +151,7 @@ pub fn zmpop_from(g: &mut KeyGuards, req: &MPop) -> Result<Option<Reply>, RedisE
         if zset_ref(g, key)?.is_none() {
             continue;
         }
-        let items = pop_and_propagate(g, key, req.max, req.count)?;
+        let items = pop_and_propagate(g, key, req.max, req.count, true)?;
         // ZMPOP always nests member/score pairs.
         let pairs = Reply::Array(
             items

@@ -42,6 +42,10 @@ pub struct Hot {
     pub active_expire: AtomicBool,
     pub latency_monitor_threshold: AtomicI64,
     pub latency_tracking: AtomicBool,
+    /// Replication checks on the command path (dispatch).
+    pub min_replicas_to_write: AtomicI64,
+    pub replica_read_only: AtomicBool,
+    pub replica_serve_stale_data: AtomicBool,
 }
 
 /// The server's configuration.
@@ -181,6 +185,13 @@ impl Config {
             v.get("latency-tracking").is_some_and(|s| s == "yes"),
             Ordering::Relaxed,
         );
+        h.min_replicas_to_write
+            .store(num("min-replicas-to-write"), Ordering::Relaxed);
+        let yes = |n: &str| v.get(n).is_some_and(|s| s == "yes");
+        h.replica_read_only
+            .store(yes("replica-read-only"), Ordering::Relaxed);
+        h.replica_serve_stale_data
+            .store(yes("replica-serve-stale-data"), Ordering::Relaxed);
         let pass = v.get("requirepass").is_some_and(|p| !p.is_empty());
         h.requirepass_set.store(pass, Ordering::Relaxed);
     }

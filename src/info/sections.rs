@@ -204,9 +204,10 @@ fn stats(srv: &Server, out: &mut String) {
     line(out, "instantaneous_input_repl_kbps", "0.00");
     line(out, "instantaneous_output_repl_kbps", "0.00");
     line(out, "rejected_connections", g(&s.rejected_connections));
-    line(out, "sync_full", 0);
-    line(out, "sync_partial_ok", 0);
-    line(out, "sync_partial_err", 0);
+    let r = &srv.repl;
+    line(out, "sync_full", g(&r.sync_full));
+    line(out, "sync_partial_ok", g(&r.sync_partial_ok));
+    line(out, "sync_partial_err", g(&r.sync_partial_err));
     line(out, "expired_keys", g(&s.expired_keys));
     line(out, "expired_stale_perc", "0.00");
     line(
@@ -265,33 +266,119 @@ fn stats(srv: &Server, out: &mut String) {
 }
 
 fn replication(srv: &Server, out: &mut String) {
+    let ids = srv.repl.ids();
     line(
         out,
         "role",
-        if srv.ks.is_replica() {
+        if ids.master.is_some() {
             "slave"
         } else {
             "master"
         },
     );
-    line(out, "connected_slaves", 0);
+    if let Some(m) = &ids.master {
+        replica_fields(srv, m, ids.offset, out);
+    }
+    let replicas = srv.repl.replicas();
+    line(out, "connected_slaves", replicas.len());
+    let min = srv.config.get_i64("min-replicas-to-write");
+    if min > 0 && srv.config.get_i64("min-replicas-max-lag") > 0 {
+        line(
+            out,
+            "min_slaves_good_slaves",
+            crate::replication::wait::good_replicas(srv),
+        );
+    }
+    let now_s = crate::util::clock::now_ms() / 1000;
+    for (i, r) in replicas.iter().enumerate() {
+        let state = r.state.load(Ordering::Relaxed);
+        let lag = if state == crate::replication::STATE_ONLINE {
+            now_s.saturating_sub(r.ack_ms.load(Ordering::Relaxed) / 1000)
+        } else {
+            0
+        };
+        let state = match state {
+            crate::replication::STATE_WAIT_BGSAVE => "wait_bgsave",
+            crate::replication::STATE_SEND_BULK => "send_bulk",
+            _ => "online",
+        };
+        let _ = write!(
+            out,
+            "slave{i}:ip={},port={},state={state},offset={},lag={lag}\r\n",
+            r.ip,
+            r.port,
+            r.ack_offset.load(Ordering::Relaxed)
+        );
+    }
     line(out, "master_failover_state", "no-failover");
-    line(out, "master_replid", &srv.run_id);
-    line(
-        out,
-        "master_replid2",
-        "0000000000000000000000000000000000000000",
-    );
-    line(out, "master_repl_offset", 0);
-    line(out, "second_repl_offset", -1);
-    line(out, "repl_backlog_active", 0);
+    line(out, "master_replid", &ids.replid);
+    line(out, "master_replid2", &ids.replid2);
+    line(out, "master_repl_offset", ids.offset);
+    line(out, "second_repl_offset", ids.second_offset);
+    line(out, "repl_backlog_active", i32::from(ids.backlog_active));
     line(
         out,
         "repl_backlog_size",
         srv.config.get("repl-backlog-size"),
     );
-    line(out, "repl_backlog_first_byte_offset", 0);
-    line(out, "repl_backlog_histlen", 0);
+    line(out, "repl_backlog_first_byte_offset", ids.backlog_first);
+    line(out, "repl_backlog_histlen", ids.backlog_histlen);
+}
+
+/// The replica-only block of INFO replication, in Redis's order.
+fn replica_fields(srv: &Server, m: &crate::replication::MasterAddr, offset: i64, out: &mut String) {
+    let link = &srv.repl.link;
+    let up = link.up.load(Ordering::Relaxed);
+    let syncing = link.sync_in_progress.load(Ordering::Relaxed);
+    let now_ms = crate::util::clock::now_ms();
+    let secs_since = |ms: u64| (now_ms.saturating_sub(ms) / 1000) as i64;
+    line(out, "master_host", &m.host);
+    line(out, "master_port", m.port);
+    line(out, "master_link_status", if up { "up" } else { "down" });
+    let last_io = link.last_io_ms.load(Ordering::Relaxed);
+    line(
+        out,
+        "master_last_io_seconds_ago",
+        if up { secs_since(last_io) } else { -1 },
+    );
+    line(out, "master_sync_in_progress", i32::from(syncing));
+    let (read, done) = if up {
+        (link.read_offset.load(Ordering::Relaxed), offset)
+    } else {
+        (offset, offset)
+    };
+    line(out, "slave_read_repl_offset", read.max(done));
+    line(out, "slave_repl_offset", done);
+    if syncing {
+        let total = link.transfer_size.load(Ordering::Relaxed);
+        let read = link.transfer_read.load(Ordering::Relaxed);
+        let perc = if total > 0 {
+            read as f64 / total as f64 * 100.0
+        } else {
+            0.0
+        };
+        line(out, "master_sync_total_bytes", total);
+        line(out, "master_sync_read_bytes", read);
+        line(out, "master_sync_left_bytes", total - read);
+        line(out, "master_sync_perc", format!("{perc:.2}"));
+        line(out, "master_sync_last_io_seconds_ago", secs_since(last_io));
+    }
+    if !up {
+        let since = link.down_since_ms.load(Ordering::Relaxed);
+        line(
+            out,
+            "master_link_down_since_seconds",
+            if since > 0 { secs_since(since) } else { -1 },
+        );
+    }
+    let yes = |n: &str| i32::from(srv.config.get_bool(n));
+    line(
+        out,
+        "slave_priority",
+        srv.config.get_i64("replica-priority"),
+    );
+    line(out, "slave_read_only", yes("replica-read-only"));
+    line(out, "replica_announced", yes("replica-announced"));
 }
 
 fn keyspace(srv: &Server, out: &mut String) {

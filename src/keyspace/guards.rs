@@ -196,6 +196,9 @@ impl<'a> KeyGuards<'a> {
             entry.lru = access::initial();
         }
         let now = self.now;
+        if entry.expire_at != 0 && self.ks.is_replica() {
+            self.ks.replica_ttls.note(self.db.index(), key);
+        }
         let shard = self.shard_or_create(key);
         // One lookup: an overwritten entry that had logically expired counts
         // as expired (and is reported as deleted) rather than returned.
@@ -234,6 +237,14 @@ impl<'a> KeyGuards<'a> {
     /// Delete a live key. Returns the removed entry.
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         if self.expire_if_needed(key) {
+            // A replica keeps logically expired keys until its master's DEL
+            // arrives: that DEL (or any removal) must still free the key.
+            if self.ks.is_replica() {
+                if let Some((Some(_), d)) = self.shard(key).map(|s| s.remove(key)) {
+                    self.db.account(d);
+                    self.signal(key, false);
+                }
+            }
             return None;
         }
         let (old, d) = self.shard(key)?.remove(key);
@@ -257,8 +268,17 @@ impl<'a> KeyGuards<'a> {
         }
         let d = shard.set_expire(key, at);
         self.db.account(d);
+        if at != 0 && self.ks.is_replica() {
+            self.ks.replica_ttls.note(self.db.index(), key);
+        }
         self.signal(key, true);
         true
+    }
+
+    /// The entry as stored, even when logically expired, without lazy
+    /// expiry or access tracking (DEBUG DIGEST-VALUE, replica housekeeping).
+    pub fn peek_raw(&mut self, key: &[u8]) -> Option<&Entry> {
+        self.shard(key)?.get(key)
     }
 
     /// A live key was modified in place through `get_mut`.

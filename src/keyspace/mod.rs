@@ -11,6 +11,7 @@ pub mod access;
 pub mod blocking;
 pub mod db;
 pub mod guards;
+pub mod replica_ttl;
 pub mod scan;
 pub mod shard;
 pub mod slot;
@@ -41,6 +42,8 @@ pub struct Keyspace {
     pub stats: Arc<Stats>,
     /// Replicas hide logically expired keys instead of deleting them.
     replica: std::sync::atomic::AtomicBool,
+    /// TTLs set by clients of a writable replica (expired locally).
+    pub replica_ttls: replica_ttl::LocalTtls,
     /// Replaying the AOF: nothing expires (Redis's keyIsExpired returns 0
     /// while loading), so a PEXPIREAT in the past followed by a write to
     /// the key replays exactly as it ran.
@@ -60,6 +63,7 @@ impl Keyspace {
             propagator,
             stats,
             replica: Default::default(),
+            replica_ttls: Default::default(),
             loading: Default::default(),
         }
     }

@@ -111,6 +111,17 @@ pub fn write_snapshot_with(
     path: &std::path::Path,
     opts: SnapshotOpts,
 ) -> std::io::Result<()> {
+    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
+    let file = std::fs::File::create(&tmp)?;
+    let out = write_rdb(dbs, std::io::BufWriter::with_capacity(1 << 16, file), opts)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, path)
+}
+
+/// Encode every database as an RDB stream into `out` (a file, or the pipe
+/// of a diskless replication transfer). Returns the flushed writer.
+fn write_rdb<W: std::io::Write>(dbs: &[Arc<Db>], out: W, opts: SnapshotOpts) -> std::io::Result<W> {
     let SnapshotOpts {
         compress,
         checksum,
@@ -118,13 +129,7 @@ pub fn write_snapshot_with(
         aof_base,
         key_delay_us,
     } = opts;
-    let tmp = path.with_file_name(format!("temp-{}.rdb", std::process::id()));
-    let file = std::fs::File::create(&tmp)?;
-    let mut w = RdbWriter::new(
-        std::io::BufWriter::with_capacity(1 << 16, file),
-        compress,
-        checksum,
-    );
+    let mut w = RdbWriter::new(out, compress, checksum);
     w.header()?;
     w.aux("redis-ver", crate::REDIS_VERSION)?;
     w.aux("redis-bits", "64")?;
@@ -156,9 +161,7 @@ pub fn write_snapshot_with(
     }
     let mut out = w.finish()?;
     std::io::Write::flush(&mut out)?;
-    let file = out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path)
+    Ok(out)
 }
 
 pub fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
@@ -226,6 +229,28 @@ pub fn fork_snapshot_with(
     crate::util::fork::fork_child(move || match write_snapshot_with(&dbs, &path, opts) {
         Ok(()) => 0,
         Err(_) => 1,
+    })
+    .map_err(|e| format!("Can't save in background: fork: {e}"))
+}
+
+/// Like `fork_snapshot`, but the child streams the RDB into `out` (the
+/// write end of a pipe) for a diskless full sync. The parent's copy of
+/// `out` is closed on return so the reader sees EOF when the child exits.
+pub fn fork_snapshot_stream(
+    srv: &Server,
+    out: std::io::PipeWriter,
+    at_fork: impl FnOnce(),
+) -> Result<i32, String> {
+    let dbs = all_dbs(&srv.ks);
+    let opts = SnapshotOpts::from_config(srv, false, false);
+    let _gate = srv.ks.gate.write();
+    at_fork();
+    crate::util::fork::fork_child(move || {
+        let w = std::io::BufWriter::with_capacity(1 << 16, out);
+        match write_rdb(&dbs, w, opts) {
+            Ok(_) => 0,
+            Err(_) => 1,
+        }
     })
     .map_err(|e| format!("Can't save in background: fork: {e}"))
 }

@@ -56,9 +56,15 @@ pub struct ClientInfo {
     pub psub: AtomicUsize,
     pub ssub: AtomicUsize,
     pub blocked: AtomicBool,
+    /// 0, or REPL_MASTER / REPL_REPLICA for replication links.
+    pub repl_kind: std::sync::atomic::AtomicU8,
     /// Cancelled by CLIENT KILL / shutdown: the connection task exits.
     pub kill: CancellationToken,
 }
+
+/// `ClientInfo::repl_kind` values.
+pub const REPL_MASTER: u8 = 1;
+pub const REPL_REPLICA: u8 = 2;
 
 impl ClientInfo {
     pub fn new(id: u64, addr: String, laddr: String, fd: i64, now_ms: u64) -> ClientInfo {
@@ -84,6 +90,7 @@ impl ClientInfo {
             psub: AtomicUsize::new(0),
             ssub: AtomicUsize::new(0),
             blocked: AtomicBool::new(false),
+            repl_kind: std::sync::atomic::AtomicU8::new(0),
             kill: CancellationToken::new(),
         }
     }
@@ -99,6 +106,11 @@ impl ClientInfo {
     /// The client class used by CLIENT LIST/KILL TYPE. Monitors count as
     /// normal clients, as in Redis.
     pub fn kind(&self) -> ClientKind {
+        match self.repl_kind.load(Ordering::Relaxed) {
+            REPL_MASTER => return ClientKind::Master,
+            REPL_REPLICA => return ClientKind::Replica,
+            _ => {}
+        }
         if self.is_pubsub() {
             ClientKind::Pubsub
         } else {
@@ -109,6 +121,11 @@ impl ClientInfo {
     /// The `flags=` field of CLIENT LIST, letters in Redis's order.
     pub fn flags(&self) -> String {
         let mut f = String::new();
+        match self.repl_kind.load(Ordering::Relaxed) {
+            REPL_MASTER => f.push('M'),
+            REPL_REPLICA => f.push('S'),
+            _ => {}
+        }
         if self.monitor.load(Ordering::Relaxed) {
             f.push('O');
         }

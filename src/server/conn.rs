@@ -99,8 +99,10 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
     if let Some(pb) = sess.pending_block.take() {
         srv.ks.blocking.claim_id(pb.id);
     }
-    if let Some(psync) = sess.replica_sync {
-        crate::replication::primary::serve_replica(srv.clone(), rd, wr, psync).await;
+    if let Some(req) = sess.replica_sync.take() {
+        info.repl_kind
+            .store(super::clients::REPL_REPLICA, Ordering::Relaxed);
+        crate::replication::primary::serve_replica(srv.clone(), rd, wr, req).await;
     }
     cleanup(&srv, &mut sess);
 }

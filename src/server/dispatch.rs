@@ -178,6 +178,41 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
     if sess.in_multi() && cmd.has(flag::NO_MULTI) && !bypasses_queue(cmd) {
         return Err(RedisError::err("Command not allowed inside a transaction"));
     }
+    if !sess.is_master {
+        replication_checks(srv, sess, cmd)?;
+    }
+    Ok(())
+}
+
+/// Redis's replication rungs of processCommand: NOREPLICAS on a master
+/// without enough good replicas, READONLY and MASTERDOWN on a replica.
+/// The master's own stream (`sess.is_master`) skips them.
+fn replication_checks(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
+    let hot = &srv.config.hot;
+    let is_write = cmd.has(flag::WRITE)
+        || (cmd.meta.name == "exec"
+            && sess
+                .multi
+                .iter()
+                .flatten()
+                .any(|q| resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::WRITE))));
+    if !srv.ks.is_replica() {
+        if is_write && hot.min_replicas_to_write.load(Ordering::Relaxed) > 0 {
+            crate::replication::wait::check_min_replicas(srv)?;
+        }
+        return Ok(());
+    }
+    if is_write && hot.replica_read_only.load(Ordering::Relaxed) {
+        return Err(RedisError::ReadOnly);
+    }
+    if !hot.replica_serve_stale_data.load(Ordering::Relaxed)
+        && !cmd.has(flag::STALE)
+        && !srv.repl.link.up.load(Ordering::Relaxed)
+    {
+        return Err(RedisError::raw(
+            "MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.",
+        ));
+    }
     Ok(())
 }
 
@@ -192,6 +227,10 @@ fn cluster_route(
     let Some(cluster) = &srv.cluster else {
         return Ok(());
     };
+    // The master's replication stream is never redirected.
+    if sess.is_master {
+        return Ok(());
+    }
     let is_exec = cmd.meta.name == "exec";
     if cmd.meta.key_specs.is_empty() && !is_exec {
         return Ok(());

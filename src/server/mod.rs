@@ -72,6 +72,8 @@ pub struct Server {
     pub persist: crate::persistence::SaveState,
     pub aof: crate::persistence::aof::Aof,
     pub pubsub: crate::pubsub::PubSub,
+    /// Replication state (both roles).
+    pub repl: Arc<crate::replication::Replication>,
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
 }
@@ -118,6 +120,7 @@ impl Server {
             persist: crate::persistence::SaveState::new(),
             aof: Default::default(),
             pubsub: Default::default(),
+            repl: Default::default(),
             cluster,
         })
     }
@@ -157,6 +160,7 @@ pub fn run(config: Config) -> i32 {
     rt.block_on(async move {
         let srv = Server::new(config);
         crate::info::resources::record_startup();
+        crate::replication::start(&srv);
         listener::serve(srv).await
     })
 }

@@ -66,8 +66,12 @@ pub struct Session {
     pub subs: std::collections::BTreeSet<Bytes>,
     pub psubs: std::collections::BTreeSet<Bytes>,
     pub ssubs: std::collections::BTreeSet<Bytes>,
-    /// SYNC (false) / PSYNC (true) received: the connection becomes a replica link.
-    pub replica_sync: Option<bool>,
+    /// SYNC / PSYNC received: the connection becomes a replica link.
+    pub replica_sync: Option<crate::replication::SyncRequest>,
+    /// What REPLCONF announced before SYNC/PSYNC.
+    pub repl_hello: crate::replication::SyncRequest,
+    /// The connection applying our master's replication stream.
+    pub is_master: bool,
     /// ASKING was sent: the next command may touch an importing slot.
     pub asking: bool,
     /// READONLY: reads of the master's slots are served by this replica.
@@ -101,6 +105,8 @@ impl Session {
             psubs: Default::default(),
             ssubs: Default::default(),
             replica_sync: None,
+            repl_hello: Default::default(),
+            is_master: false,
             asking: false,
             readonly: false,
         }

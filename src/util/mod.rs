@@ -7,4 +7,5 @@ pub mod glob;
 pub mod ldouble;
 pub mod numfmt;
 pub mod numparse;
+pub mod sha1;
 pub mod split;

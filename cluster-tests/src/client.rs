@@ -45,6 +45,7 @@ fn crc16(data: &[u8]) -> u16 {
 pub struct Redirects {
     pub moved: u64,
     pub ask: u64,
+    /// TRYAGAIN or CLUSTERDOWN replies retried.
     pub tryagain: u64,
 }
 
@@ -88,37 +89,45 @@ impl ClusterClient {
     }
 
     /// Run a command whose first argument after the name is the key,
-    /// following redirections (at most 16 hops / retries).
+    /// following redirections.
     pub fn call(&mut self, argv: &[&[u8]]) -> io::Result<Value> {
         let slot = argv.get(1).map_or(0, |k| key_slot(k));
         let mut port = *self.slots.get(&slot).unwrap_or(&self.seed);
         let mut asking = false;
-        for _ in 0..16 {
+        let mut hops = Vec::new();
+        // Redirections are followed at most 16 times; TRYAGAIN and
+        // CLUSTERDOWN (transient while slots move or a node is starved)
+        // are retried for up to ~5 s, as client libraries do.
+        let (mut redirects, mut waits) = (0, 0);
+        while redirects < 16 && waits < 100 {
             let v = self.send(port, argv, asking)?;
             asking = false;
             let Value::Error(e) = &v else { return Ok(v) };
+            hops.push(format!("{port}: {e}"));
             let mut words = e.split(' ');
             match words.next() {
                 Some("MOVED") => {
+                    redirects += 1;
                     self.seen.moved += 1;
                     port = target_port(words.nth(1))?;
                     self.slots.insert(slot, port);
                 }
                 Some("ASK") => {
+                    redirects += 1;
                     self.seen.ask += 1;
                     port = target_port(words.nth(1))?;
                     asking = true;
                 }
                 Some("TRYAGAIN") | Some("CLUSTERDOWN") => {
+                    waits += 1;
                     self.seen.tryagain += 1;
-                    std::thread::sleep(Duration::from_millis(20));
+                    std::thread::sleep(Duration::from_millis(50));
                 }
                 _ => return Ok(v),
             }
         }
-        Err(io::Error::other(format!(
-            "too many redirections for {argv:?}"
-        )))
+        hops.dedup();
+        Err(io::Error::other(format!("too many redirections: {hops:?}")))
     }
 }
 

@@ -108,15 +108,34 @@ impl Node {
     /// `--name value` arguments. Retries on another port if the chosen one
     /// was taken between the check and the bind.
     pub fn start(kind: Kind, node_timeout_ms: u64, extra: &[&str]) -> Node {
+        let t = node_timeout_ms.to_string();
+        let mut args = vec![
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-node-timeout",
+            &t,
+        ];
+        args.extend_from_slice(extra);
+        Node::start_with(kind, &args)
+    }
+
+    /// Start a node with cluster mode off (a source for `--cluster import`).
+    pub fn standalone(kind: Kind) -> Node {
+        Node::start_with(kind, &[])
+    }
+
+    fn start_with(kind: Kind, extra: &[&str]) -> Node {
         for _ in 0..5 {
-            if let Some(n) = Node::try_start(kind, node_timeout_ms, extra) {
+            if let Some(n) = Node::try_start(kind, extra) {
                 return n;
             }
         }
         panic!("could not start a {kind:?} node");
     }
 
-    fn try_start(kind: Kind, node_timeout_ms: u64, extra: &[&str]) -> Option<Node> {
+    fn try_start(kind: Kind, extra: &[&str]) -> Option<Node> {
         let bin = match kind {
             Kind::Shoal => shoal_bin(),
             Kind::Redis => which("redis-server")?,
@@ -129,7 +148,13 @@ impl Node {
         let dir = tempfile::tempdir().expect("tempdir");
         let port = free_port();
         let d = dir.path().display().to_string();
+        // An (empty) config file makes CONFIG REWRITE work, which
+        // `redis-cli --cluster set-timeout` needs.
+        let conf = dir.path().join("node.conf");
+        std::fs::write(&conf, "# cluster-tests node\n").ok()?;
+        let conf = conf.display().to_string();
         let mut args: Vec<String> = [
+            conf.as_str(),
             "--port",
             &port.to_string(),
             "--bind",
@@ -140,12 +165,6 @@ impl Node {
             "no",
             "--dir",
             &d,
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            "nodes.conf",
-            "--cluster-node-timeout",
-            &node_timeout_ms.to_string(),
             "--logfile",
             "server.log",
         ]

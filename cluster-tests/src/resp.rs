@@ -85,6 +85,18 @@ impl Conn {
         read_value(&mut self.r)
     }
 
+    /// Send one command without waiting for its reply.
+    pub fn send<A: AsRef<[u8]>>(&mut self, argv: &[A]) {
+        if let Err(e) = self.w.write_all(&encode(argv)) {
+            panic!("write to node: {e}");
+        }
+    }
+
+    /// Read one reply (after [`Conn::send`]).
+    pub fn read(&mut self) -> io::Result<Value> {
+        read_value(&mut self.r)
+    }
+
     /// Like [`Conn::call`], but I/O failures panic (test code).
     pub fn cmd<A: AsRef<[u8]>>(&mut self, argv: &[A]) -> Value {
         match self.call(argv) {

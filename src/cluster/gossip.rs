@@ -471,17 +471,11 @@ fn update_slots(
                 }
                 changed = true;
             }
-        } else if owner == Some(sender) {
-            // The sender no longer claims it (it gave it away).
-            let still = st
-                .nodes
-                .get(&sender)
-                .is_some_and(|n| n.config_epoch <= epoch);
-            if still {
-                st.assign(s, None);
-                changed = true;
-            }
         }
+        // A slot the sender stopped claiming keeps its owner until another
+        // node claims it (Redis clusterUpdateSlotsConfigWith): unassigning
+        // it here left the slot uncovered (CLUSTERDOWN) for every SETSLOT
+        // NODE of a resharding until the new owner's claim arrived.
     }
     if changed {
         out.push(Action::Persist);

@@ -73,7 +73,11 @@ impl Cluster {
 
     /// CLUSTER LINKS entries (one per bus link).
     pub fn links_reply(&self) -> Vec<crate::protocol::Reply> {
-        Vec::new()
+        let (me, known): (NodeId, Vec<NodeId>) =
+            self.read(|st| (st.myself, st.nodes.keys().copied().collect()));
+        self.links
+            .registry
+            .reply(|id| *id != me && known.contains(id))
     }
 
     /// The current routing snapshot.
@@ -111,14 +115,34 @@ impl Cluster {
 
 /// Write nodes.conf atomically: temp file, fsync, rename, fsync the directory.
 pub fn save_config(srv: &crate::server::Server) -> std::io::Result<()> {
+    save_config_with(srv, true)
+}
+
+/// Write nodes.conf. With `fsync`: atomically and durably (temp file,
+/// fsync, rename, fsync the directory). Without: in place, as Redis 7.0
+/// does for changes such as CLUSTER SETSLOT (a rename costs milliseconds
+/// on ext4, which made resharding crawl).
+fn save_config_with(srv: &crate::server::Server, fsync: bool) -> std::io::Result<()> {
+    use std::io::Write;
+    // Saves from commands and from the bus share one file and temp name.
+    static SAVING: Mutex<()> = Mutex::new(());
     let Some(cl) = &srv.cluster else {
         return Ok(());
     };
+    let _saving = SAVING.lock();
     let text = cl.read(|st| st.config_text());
     let path = std::path::PathBuf::from(srv.config.get("cluster-config-file"));
+    if !fsync {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)?;
+        f.write_all(text.as_bytes())?;
+        return f.set_len(text.len() as u64);
+    }
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
     {
-        use std::io::Write;
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(text.as_bytes())?;
         f.sync_all()?;
@@ -140,6 +164,20 @@ pub fn persist(srv: &crate::server::Server) {
     if let Err(e) = save_config(srv) {
         tracing::warn!("Could not save the cluster node config: {e}");
     }
+}
+
+/// Persist without fsync (Redis's CLUSTER_TODO_SAVE_CONFIG without
+/// CLUSTER_TODO_FSYNC_CONFIG).
+pub fn persist_nofsync(srv: &crate::server::Server) {
+    if let Err(e) = save_config_with(srv, false) {
+        tracing::warn!("Could not save the cluster node config: {e}");
+    }
+}
+
+/// Send a PONG to every node now (Redis clusterBroadcastPong), so a slot
+/// change is known without waiting for the next ping round.
+pub fn broadcast_pong(srv: &std::sync::Arc<crate::server::Server>) {
+    bus::link::broadcast_pong(srv);
 }
 
 /// Rebuild the state from `cluster-config-file`. Ok(None): no file (or an

@@ -119,10 +119,21 @@ impl SlotMap {
                 format!("{host}:{}", n.port)
             })
             .collect();
+        // Runs of slots share an owner: remember the last lookup so the
+        // build stays cheap (it runs after every state change).
+        let mut last: Option<(super::NodeId, u16)> = None;
         let owners = st
             .owners
             .iter()
-            .map(|o| o.as_ref().map_or(NONE, index))
+            .map(|o| match (o, last) {
+                (None, _) => NONE,
+                (Some(id), Some((l, i))) if l == *id => i,
+                (Some(id), _) => {
+                    let i = index(id);
+                    last = Some((*id, i));
+                    i
+                }
+            })
             .collect();
         let me = st.me();
         let my_master = if me.flags.replica {
@@ -221,6 +232,30 @@ impl SlotMap {
             return Err(Redirect::Moved(slot, self.endpoint(owner)));
         }
         Ok(())
+    }
+
+    /// Whether a client blocked on `keys` must be unblocked with an error
+    /// (Redis clusterRedirectBlockedClientIfNeeded): the cluster is down,
+    /// or a key's slot is neither served nor being imported here.
+    /// Clients blocked on no key (WAIT) are left alone.
+    pub fn blocked_redirect<K: AsRef<[u8]>>(&self, keys: &[K]) -> Option<Redirect> {
+        if keys.is_empty() {
+            return None;
+        }
+        if !self.ok {
+            return Some(Redirect::Down);
+        }
+        for k in keys {
+            let slot = key_slot(k.as_ref());
+            let owner = self.owners[usize::from(slot)];
+            if owner != self.myself && !self.importing.contains(&slot) {
+                if owner == NONE {
+                    return Some(Redirect::Unbound);
+                }
+                return Some(Redirect::Moved(slot, self.endpoint(owner)));
+            }
+        }
+        None
     }
 
     /// Number of slots (for sanity checks in tests).

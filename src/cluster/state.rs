@@ -273,9 +273,16 @@ impl ClusterState {
     pub fn update_state(&mut self) {
         let mut ok = true;
         if self.require_full_coverage {
+            // `owners` is the truth (node bitmaps may be refreshed from
+            // gossip separately). Runs of slots share an owner: look each
+            // run's owner up once.
+            let mut last_ok: Option<NodeId> = None;
             for o in self.owners.iter() {
+                if o.is_some() && *o == last_ok {
+                    continue;
+                }
                 match o.and_then(|id| self.nodes.get(&id)) {
-                    Some(n) if !n.is_failing() => {}
+                    Some(n) if !n.is_failing() => last_ok = *o,
                     _ => {
                         ok = false;
                         break;

@@ -16,6 +16,11 @@ pub fn key_positions(meta: &CommandMeta, argv: &[Bytes]) -> Vec<usize> {
     if meta.name == "sort" {
         return sort_keys(argv);
     }
+    // MIGRATE's KEYS spec is INCOMPLETE, so Redis resorts to its getkeys
+    // callback: with KEYS the "" at argv[3] is not a key.
+    if meta.name == "migrate" {
+        return migrate_positions(argv);
+    }
     let mut out = Vec::new();
     let argc = argv.len() as i64;
     for spec in meta.key_specs {
@@ -103,6 +108,32 @@ fn sort_keys(argv: &[Bytes]) -> Vec<usize> {
     out.extend(store);
     out.retain(|&i| i < argv.len());
     out
+}
+
+/// Redis's migrateGetKeys: argv[3], or everything after KEYS when argv[3]
+/// is empty (nothing when both are given: MIGRATE reports the syntax error).
+fn migrate_positions(argv: &[Bytes]) -> Vec<usize> {
+    let mut i = 6;
+    while i < argv.len() {
+        let a = &argv[i];
+        if a.eq_ignore_ascii_case(b"keys") {
+            if argv.get(3).is_some_and(|k| !k.is_empty()) {
+                return Vec::new();
+            }
+            return (i + 1..argv.len()).collect();
+        }
+        if a.eq_ignore_ascii_case(b"auth") {
+            i += 1;
+        } else if a.eq_ignore_ascii_case(b"auth2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    if argv.len() > 3 {
+        vec![3]
+    } else {
+        Vec::new()
+    }
 }
 
 fn find_keyword(argv: &[Bytes], word: &str, start_from: i64) -> Option<i64> {

@@ -59,6 +59,7 @@ pub fn block_on(
     timeout: Option<Duration>,
     timeout_reply: Reply,
 ) -> Reply {
+    let waited = keys.clone();
     let (id, rx) = ctx.ks().blocking.register(BlockRequest {
         client: ctx.sess.id,
         db: ctx.sess.db,
@@ -71,6 +72,7 @@ pub fn block_on(
         rx,
         timeout,
         timeout_reply,
+        keys: waited,
     });
     Reply::NilArray
 }

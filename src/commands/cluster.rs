@@ -7,7 +7,7 @@ use bytes::Bytes;
 use super::ctx::Ctx;
 use super::table::Handler;
 use crate::cluster::slots::parse_slot;
-use crate::cluster::state::{id_str, parse_id, ClusterState, OpenSlot};
+use crate::cluster::state::{id_str, parse_id, ClusterState};
 use crate::cluster::{Cluster, NodeId};
 use crate::command::args;
 use crate::error::{CmdResult, RedisError};
@@ -411,22 +411,19 @@ fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let slot =
         parse_slot(&argv[2]).ok_or_else(|| RedisError::err("Invalid or out of range slot"))?;
     let action = args::lower(&argv[3]);
-    let bad = || {
-        RedisError::err("Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP")
-    };
-    let node_arg = || -> Result<NodeId, RedisError> {
-        let a = argv.get(4).ok_or_else(bad)?;
-        let id = parse_id(a);
-        let known = id.is_some_and(|id| cl.read(|st| st.nodes.contains_key(&id)));
-        match id {
-            Some(id) if known => Ok(id),
-            _ => Err(RedisError::err(format!(
-                "I don't know about node {}",
-                args::text(a)
-            ))),
+    // MIGRATING/IMPORTING and NODE word the unknown-node error differently.
+    let node_arg = |unknown: &str| -> Result<NodeId, RedisError> {
+        let a = &argv[4];
+        let node = parse_id(a)
+            .and_then(|id| cl.read(|st| st.nodes.get(&id).map(|n| (id, n.flags.replica))));
+        match node {
+            Some((_, true)) => Err(RedisError::err("Target node is not a master")),
+            Some((id, false)) => Ok(id),
+            None => Err(RedisError::err(format!("{unknown} {}", args::text(a)))),
         }
     };
     let keys_in_slot = ctx.ks().db(0).slot_len(slot);
+    let mut fsync = false;
     match (action.as_str(), argv.len()) {
         ("migrating", 5) => {
             if cl.read(|st| st.owners[usize::from(slot)] != Some(st.myself)) {
@@ -434,9 +431,9 @@ fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     "I'm not the owner of hash slot {slot}"
                 )));
             }
-            let to = node_arg()?;
+            let to = node_arg("I don't know about node")?;
             cl.with(&ctx.srv.config, |st| {
-                set_open(st, slot, Some(OpenSlot::Migrating(to)))
+                st.migrating.insert(slot, to);
             });
         }
         ("importing", 5) => {
@@ -445,65 +442,78 @@ fn setslot(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
                     "I'm already the owner of hash slot {slot}"
                 )));
             }
-            let from = node_arg()?;
+            let from = node_arg("I don't know about node")?;
             cl.with(&ctx.srv.config, |st| {
-                set_open(st, slot, Some(OpenSlot::Importing(from)))
+                st.importing.insert(slot, from);
             });
         }
-        ("stable", 4) => cl.with(&ctx.srv.config, |st| set_open(st, slot, None)),
+        ("stable", 4) => cl.with(&ctx.srv.config, |st| {
+            st.migrating.remove(&slot);
+            st.importing.remove(&slot);
+        }),
         ("node", 5) => {
-            let to = node_arg()?;
-            setslot_node(ctx, cl, slot, to, keys_in_slot)?;
+            let to = node_arg("Unknown node")?;
+            fsync = setslot_node(ctx, cl, slot, to, keys_in_slot)?;
         }
-        _ => return Err(bad()),
+        _ => {
+            return Err(RedisError::err(
+                "Invalid CLUSTER SETSLOT action or number of arguments. Try CLUSTER HELP",
+            ))
+        }
     }
-    crate::cluster::persist(ctx.srv);
+    // Redis saves nodes.conf for SETSLOT without fsync unless the epoch
+    // changed; an fsync per call would make resharding crawl.
+    if fsync {
+        crate::cluster::persist(ctx.srv);
+    } else {
+        crate::cluster::persist_nofsync(ctx.srv);
+    }
     Ok(Reply::OK)
 }
 
-fn set_open(st: &mut ClusterState, slot: u16, open: Option<OpenSlot>) {
-    st.migrating.remove(&slot);
-    st.importing.remove(&slot);
-    match open {
-        Some(OpenSlot::Migrating(n)) => {
-            st.migrating.insert(slot, n);
-        }
-        Some(OpenSlot::Importing(n)) => {
-            st.importing.insert(slot, n);
-        }
-        None => {}
-    }
-}
-
+/// SETSLOT <slot> NODE <id> (Redis 7.0 semantics). Returns true when the
+/// config epoch was bumped (nodes.conf must then be fsynced).
 fn setslot_node(
     ctx: &Ctx,
     cl: &Cluster,
     slot: u16,
     to: NodeId,
     keys_in_slot: usize,
-) -> Result<(), RedisError> {
+) -> Result<bool, RedisError> {
     let (me, owner) = cl.read(|st| (st.myself, st.owners[usize::from(slot)]));
     if owner == Some(me) && to != me && keys_in_slot > 0 {
         return Err(RedisError::err(format!(
             "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
         )));
     }
-    cl.with(&ctx.srv.config, |st| {
-        if st.migrating.contains_key(&slot) && to != me {
+    let (bumped, imported) = cl.with(&ctx.srv.config, |st| {
+        // A migrating slot left without keys stops migrating, whoever the
+        // new owner is; one that still has keys keeps its state.
+        if keys_in_slot == 0 {
             st.migrating.remove(&slot);
         }
-        let was_importing = st.importing.remove(&slot).is_some();
         st.assign(slot, Some(to));
-        // Taking a slot we were importing: claim it with a new epoch so the
-        // rest of the cluster accepts the change (Redis bumps without consensus).
-        if was_importing && to == me {
-            bump_epoch(st);
+        // Importing ends only when the slot is assigned to myself: claim it
+        // with a new epoch (without consensus) so the cluster accepts it.
+        if to == me && st.importing.remove(&slot).is_some() {
+            let bumped = bump_epoch(st);
+            if bumped {
+                tracing::warn!("configEpoch updated after importing slot {slot}");
+            }
+            return (bumped, true);
         }
+        (false, false)
     });
-    Ok(())
+    if imported {
+        // Let the other nodes know the new owner right away.
+        crate::cluster::broadcast_pong(ctx.srv);
+    }
+    Ok(bumped)
 }
 
-/// Give myself a config epoch greater than any other (BUMPEPOCH semantics).
+/// Give myself a new config epoch unless mine is already non-zero and the
+/// greatest (Redis clusterBumpConfigEpochWithoutConsensus; collisions are
+/// resolved later by the epoch collision handling).
 /// Returns true when the epoch changed.
 pub fn bump_epoch(st: &mut ClusterState) -> bool {
     let max = st
@@ -514,9 +524,10 @@ pub fn bump_epoch(st: &mut ClusterState) -> bool {
         .unwrap_or(0)
         .max(st.current_epoch);
     let mine = st.me().config_epoch;
-    if mine == 0 || mine != max || st.nodes.values().filter(|n| n.config_epoch == max).count() > 1 {
-        st.current_epoch = max + 1;
-        st.me_mut().config_epoch = max + 1;
+    if mine == 0 || mine != max {
+        st.current_epoch += 1;
+        st.me_mut().config_epoch = st.current_epoch;
+        tracing::warn!("New configEpoch set to {}", st.current_epoch);
         return true;
     }
     false

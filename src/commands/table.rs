@@ -55,6 +55,8 @@ pub mod flag {
     pub const BLOCKING: u32 = 1 << 12;
     pub const FAST: u32 = 1 << 13;
     pub const SKIP_SLOWLOG: u32 = 1 << 14;
+    /// Served in an importing slot without a prior ASKING (RESTORE-ASKING).
+    pub const ASKING: u32 = 1 << 15;
 
     /// Bits for Redis's flag names.
     pub fn from_names(names: &[&str]) -> u32 {
@@ -75,6 +77,7 @@ pub mod flag {
                 "blocking" => BLOCKING,
                 "fast" => FAST,
                 "skip_slowlog" => SKIP_SLOWLOG,
+                "asking" => ASKING,
                 _ => 0,
             }
         })

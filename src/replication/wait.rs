@@ -84,6 +84,7 @@ pub fn wait(
         rx,
         timeout: None,
         timeout_reply: Reply::Int(0),
+        keys: Vec::new(),
     }))
 }
 

@@ -264,9 +264,24 @@ impl Conn {
             }
         };
         tokio::pin!(sleep);
+        // Cluster mode: re-check every 100 ms whether the keys' slot is
+        // still served here (Redis does it from clientsCron).
+        let mut cluster_tick = tokio::time::interval(std::time::Duration::from_millis(100));
         let result = loop {
             tokio::select! {
                 r = &mut rx => break r.ok(),
+                _ = cluster_tick.tick(), if srv.cluster.is_some() => {
+                    let redirect = srv
+                        .cluster
+                        .as_ref()
+                        .and_then(|c| c.map().blocked_redirect(&pb.keys));
+                    if let Some(r) = redirect {
+                        if blocking.claim_id(pb.id) {
+                            break Some(Reply::Error(r.into()));
+                        }
+                        break (&mut rx).await.ok();
+                    }
+                }
                 _ = &mut sleep => {
                     if blocking.claim_id(pb.id) {
                         break Some(pb.timeout_reply);

@@ -292,7 +292,7 @@ fn cluster_route(
     let q = Query {
         keys: &keys,
         is_write,
-        asking: sess.asking,
+        asking: sess.asking || cmd.has(flag::ASKING),
         readonly_client: sess.readonly,
         is_migrate: cmd.meta.name == "migrate",
     };

@@ -35,6 +35,9 @@ pub struct PendingBlock {
     pub timeout: Option<std::time::Duration>,
     /// Reply sent when the timeout fires.
     pub timeout_reply: Reply,
+    /// The keys waited on (cluster mode redirects the client when their
+    /// slot moves away).
+    pub keys: Vec<bytes::Bytes>,
 }
 
 /// State of one client connection.

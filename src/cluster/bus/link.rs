@@ -25,6 +25,8 @@ use crate::util::clock;
 #[derive(Default)]
 pub struct Links {
     out: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Msg>>>,
+    /// Open connections, for CLUSTER LINKS.
+    pub registry: Arc<super::registry::Registry>,
 }
 
 impl Links {
@@ -89,6 +91,14 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
             body: msg.body,
         },
     })
+}
+
+/// Broadcast a PONG with gossip over every outbound link.
+pub fn broadcast_pong(srv: &Arc<Server>) {
+    let Some(cl) = &srv.cluster else { return };
+    let s = settings(srv);
+    let msg = cl.read(|st| gossip::ping_msg(st, &s, 1, None));
+    perform(srv, vec![Action::Broadcast(msg)], None);
 }
 
 /// Carry out actions; `reply` is the link the message arrived on.
@@ -199,9 +209,17 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
         peer_ip,
         local_ip,
     };
+    let Some(cl) = &srv.cluster else { return };
+    let guard = cl.links.registry.register(false, None, clock::now_ms());
     let mut buf = BytesMut::with_capacity(4096);
     let srv2 = srv.clone();
-    read_loop(&mut rd, &mut buf, |m| on_msg(&srv2, &m, &link, Some(&tx))).await;
+    read_loop(&mut rd, &mut buf, |m| {
+        if !m.header.sender.is_null() {
+            cl.links.registry.set_node(guard.id, m.header.sender);
+        }
+        on_msg(&srv2, &m, &link, Some(&tx))
+    })
+    .await;
     writer.abort();
 }
 
@@ -241,6 +259,7 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
     let (mut rd, wr) = stream.into_split();
     let (tx, writer) = spawn_writer(wr);
     cl.links.out.lock().insert(id, tx.clone());
+    let _guard = cl.links.registry.register(true, Some(id), clock::now_ms());
     let _ = tx.send(first);
     let link = LinkInfo {
         node: Some(id),

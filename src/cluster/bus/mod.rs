@@ -5,6 +5,7 @@
 pub mod codec;
 pub mod link;
 pub mod msg;
+pub mod registry;
 
 pub use codec::{decode, encode, next_frame, BusDecodeError, Frame, DEFAULT_MAX_FRAME_LEN};
 pub use msg::*;

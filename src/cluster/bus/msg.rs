@@ -143,6 +143,38 @@ impl SlotBitmap {
     pub fn ranges(&self) -> Vec<(u16, u16)> {
         let mut out = Vec::new();
         let mut start: Option<u16> = None;
+        // Whole bytes that cannot start or end a run are skipped: this runs
+        // for every node each time nodes.conf or CLUSTER NODES is rendered.
+        for (i, &byte) in self.0.iter().enumerate() {
+            if (byte == 0 && start.is_none()) || (byte == 0xFF && start.is_some()) {
+                continue;
+            }
+            for bit in 0..8u16 {
+                let slot = i as u16 * 8 + bit;
+                self.push_edge(byte & (1 << bit) != 0, slot, &mut start, &mut out);
+            }
+        }
+        if let Some(s) = start {
+            out.push((s, CLUSTER_SLOTS as u16 - 1));
+        }
+        out
+    }
+
+    fn push_edge(&self, set: bool, slot: u16, start: &mut Option<u16>, out: &mut Vec<(u16, u16)>) {
+        match (set, *start) {
+            (true, None) => *start = Some(slot),
+            (false, Some(s)) => {
+                out.push((s, slot - 1));
+                *start = None;
+            }
+            _ => {}
+        }
+    }
+
+    #[cfg(test)]
+    fn ranges_slow(&self) -> Vec<(u16, u16)> {
+        let mut out = Vec::new();
+        let mut start: Option<u16> = None;
         for slot in 0..CLUSTER_SLOTS as u16 {
             match (self.get(slot), start) {
                 (true, None) => start = Some(slot),
@@ -505,5 +537,30 @@ impl Msg {
             PingExt::Hostname(h) => Some(h),
             PingExt::Unknown { .. } => None,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_match_a_bit_by_bit_scan() {
+        let mut patterns = vec![
+            SlotBitmap::new(),
+            SlotBitmap::from_ranges(&[(0, 16383)]),
+            SlotBitmap::from_ranges(&[(0, 0), (7, 8), (16, 23), (5461, 10922), (16383, 16383)]),
+        ];
+        for seed in 0..20u32 {
+            let mut m = SlotBitmap::new();
+            for slot in 0..CLUSTER_SLOTS as u16 {
+                let r = (u32::from(slot) / (1 + seed * 3)).wrapping_mul(2_654_435_761) >> 29;
+                m.set(slot, r % 2 == 0);
+            }
+            patterns.push(m);
+        }
+        for m in patterns {
+            assert_eq!(m.ranges(), m.ranges_slow());
+        }
     }
 }

@@ -68,9 +68,11 @@ fn limit_for(c: &mut Conn, keys: usize) -> u64 {
     // part of the per-key cost.
     c.cmd(&["SET", "warmup", "1"]);
     c.cmd(&["FLUSHALL"]);
+    // Enough keys that connection buffers growing or shrinking between the
+    // two readings (tens of KB) stay noise; never below a plausible floor.
     let base = info_field(c, "used_memory");
-    set_many(c, 0..2000, false);
-    let per_key = (info_field(c, "used_memory") - base) / 2000;
+    set_many(c, 0..10_000, false);
+    let per_key = (info_field(c, "used_memory").saturating_sub(base) / 10_000).max(64);
     c.cmd(&["FLUSHALL"]);
     info_field(c, "used_memory") + per_key * keys as u64
 }
@@ -102,8 +104,10 @@ fn lru_experiment_keeps_recently_read_keys() {
     let shoal = Server::shoal(&[]);
     let (read, unread) = lru_experiment(&shoal);
     eprintln!("shoal: read keys survive {read:.3}, unread {unread:.3}");
-    assert!(read > 0.75, "read keys survived at {read}");
-    assert!(read > unread + 0.5, "read {read} vs unread {unread}");
+    // Typical figures: Shoal ~0.80 vs 0.08, Redis ~0.88 vs 0.10 (sampled
+    // LRU on both; the margins leave room for sampling noise).
+    assert!(read > 0.6, "read keys survived at {read}");
+    assert!(read > unread + 0.4, "read {read} vs unread {unread}");
     if let Some(redis) = Server::redis(&[]) {
         let (r, u) = lru_experiment(&redis);
         eprintln!("redis: read keys survive {r:.3}, unread {u:.3}");

@@ -516,21 +516,11 @@ fn setslot_node(
 /// resolved later by the epoch collision handling).
 /// Returns true when the epoch changed.
 pub fn bump_epoch(st: &mut ClusterState) -> bool {
-    let max = st
-        .nodes
-        .values()
-        .map(|n| n.config_epoch)
-        .max()
-        .unwrap_or(0)
-        .max(st.current_epoch);
-    let mine = st.me().config_epoch;
-    if mine == 0 || mine != max {
-        st.current_epoch += 1;
-        st.me_mut().config_epoch = st.current_epoch;
+    let bumped = crate::cluster::failover::bump_epoch_without_consensus(st);
+    if bumped {
         tracing::warn!("New configEpoch set to {}", st.current_epoch);
-        return true;
     }
-    false
+    bumped
 }
 
 fn set_config_epoch(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

@@ -28,24 +28,9 @@ const BARE: &[&str] = &[
 /// Lines the rewrite never touches even though they name directives.
 const KEEP: &[&str] = &["include", "rename-command", "user", "loadmodule"];
 
-/// Redis's `sdscatrepr`: a double-quoted string with C-style escapes.
+/// Redis's `sdscatrepr` of a config value.
 fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    crate::util::split::repr(s.as_bytes())
 }
 
 /// The config line for `d` with value `v`.

@@ -1,5 +1,6 @@
 //! Redis's `sdssplitargs`: split a line into arguments with shell-like
-//! quoting. Used by inline requests and by redis.conf parsing.
+//! quoting. Used by inline requests and by redis.conf parsing. Also its
+//! inverse, `sdscatrepr` (MONITOR lines, CONFIG REWRITE, AOF manifests).
 
 /// Split `line`; `None` on unbalanced quotes (or a closing quote not
 /// followed by a space).
@@ -99,8 +100,38 @@ fn hex(c: u8) -> u8 {
     }
 }
 
+/// Redis's `sdscatrepr`: a double-quoted string with C-style escapes,
+/// which `split_args` reads back to the same bytes.
+pub fn repr(b: &[u8]) -> String {
+    let mut s = String::with_capacity(b.len() + 2);
+    s.push('"');
+    for &c in b {
+        match c {
+            b'\\' => s.push_str("\\\\"),
+            b'"' => s.push_str("\\\""),
+            b'\n' => s.push_str("\\n"),
+            b'\r' => s.push_str("\\r"),
+            b'\t' => s.push_str("\\t"),
+            7 => s.push_str("\\a"),
+            8 => s.push_str("\\b"),
+            0x20..=0x7e => s.push(char::from(c)),
+            c => s.push_str(&format!("\\x{c:02x}")),
+        }
+    }
+    s.push('"');
+    s
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn repr_reads_back_through_split_args() {
+        let raw: Vec<u8> = (0u8..=255).collect();
+        let quoted = super::repr(&raw);
+        assert_eq!(super::split_args(quoted.as_bytes()), Some(vec![raw]));
+        assert_eq!(super::repr(b"a \"b\"\n"), "\"a \\\"b\\\"\\n\"");
+    }
+
     use super::*;
 
     fn s(v: &[&str]) -> Vec<Vec<u8>> {

@@ -245,22 +245,7 @@ impl Manifest {
 
 /// Quote a name as Redis's sdscatrepr does.
 fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(char::from(b)),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    crate::util::split::repr(s.as_bytes())
 }
 
 /// Write `text` as `dir/name` atomically: temp file, fsync, rename, fsync

@@ -87,10 +87,10 @@ impl Server {
             if let Ok(Some(status)) = self.child.try_wait() {
                 panic!("server on port {} exited at start: {status}", self.port);
             }
-            if let Ok(mut c) = Conn::connect(self.port) {
-                if c.cmd(&["PING"]) == b"+PONG\r\n" {
-                    return;
-                }
+            // A probe that fails (refused, reset while the kernel hands
+            // the port over) just means "not yet": never panic here.
+            if ping_ok(self.port) {
+                return;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -107,6 +107,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// One PING on a fresh connection; any I/O error counts as "not ready".
+fn ping_ok(port: u16) -> bool {
+    let Ok(mut c) = Conn::connect(port) else {
+        return false;
+    };
+    if c.w.write_all(&encode(&["PING"])).is_err() {
+        return false;
+    }
+    let mut out = Vec::new();
+    read_value(&mut c.r, &mut out).is_ok() && out == b"+PONG\r\n"
 }
 
 pub fn which(name: &str) -> Option<PathBuf> {

@@ -153,11 +153,14 @@ pub fn run(config: Config) -> i32 {
     // that run client connections; CPU-heavy work (snapshots, expiry
     // sweeps) runs on the blocking pool either way.
     let threads = config.get_i64("io-threads").clamp(1, 128) as usize;
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-    {
+    let mut builder = if threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut b = tokio::runtime::Builder::new_multi_thread();
+        b.worker_threads(threads);
+        b
+    };
+    let rt = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("Failed to start the runtime: {e}");

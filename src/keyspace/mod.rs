@@ -11,6 +11,7 @@ pub mod access;
 pub mod blocking;
 pub mod db;
 pub mod guards;
+pub mod key;
 mod nodes;
 pub mod replica_ttl;
 pub mod scan;

@@ -7,12 +7,10 @@
 //! only 44-88% full; one pointer per bucket plus a right-sized node is
 //! what brings Shoal's bytes per key under Redis's (scripts/memefficiency.sh).
 
-use super::nodes::{Node, Nodes};
+use super::nodes::{Node, Nodes, Probe};
 use crate::types::Entry;
 
-/// Key type stored in the maps: its own allocation, never a slice of a
-/// network buffer (that would pin the whole read buffer in memory).
-pub type Key = Box<[u8]>;
+pub use super::key::Key;
 
 /// The keys of one slot in one database.
 #[derive(Default)]
@@ -56,37 +54,43 @@ impl SlotShard {
 
     /// A key that is not logically expired at `now`. An expired key is
     /// removed (`Expired` carries the counter delta) unless `keep_expired`
-    /// (replicas hide expired keys but wait for the DEL). Live keys cost a
-    /// second probe: the node table cannot hand out a mutable reference
-    /// conditionally without one, and small shards are scanned linearly.
+    /// (replicas hide expired keys but wait for the DEL). One probe.
     pub fn live_mut(&mut self, key: &[u8], now: u64, keep_expired: bool) -> Live<'_> {
-        let expired = match self.map.find(key) {
-            None => return Live::Missing,
-            Some(n) => n.entry.is_expired(now),
-        };
-        if !expired {
-            return match self.map.find_mut(key) {
-                Some(n) => Live::Found(&mut n.entry),
-                None => Live::Missing,
-            };
+        let mut hidden = false;
+        // Split borrows: the probe holds `map` while the counter changes.
+        let (map, volatile) = (&mut self.map, &mut self.volatile);
+        let probe = map.find_or_remove_if(key, |n| {
+            let expired = n.entry.is_expired(now);
+            hidden = expired && keep_expired;
+            expired && !keep_expired
+        });
+        match probe {
+            Probe::Found(_) if hidden => Live::Missing,
+            Probe::Found(n) => Live::Found(&mut n.entry),
+            Probe::Missing => Live::Missing,
+            Probe::Removed(node) => {
+                let d = Delta {
+                    keys: -1,
+                    volatile: -i64::from(node.entry.has_expire()),
+                };
+                *volatile = (*volatile as i64 + d.volatile).max(0) as usize;
+                Live::Expired(d)
+            }
         }
-        if keep_expired {
-            return Live::Missing;
-        }
-        Live::Expired(self.remove(key).1)
     }
 
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
-        let old = match self.map.find_mut(key) {
-            Some(n) => Some(std::mem::replace(&mut n.entry, entry)),
-            None => {
-                self.map.insert_new(Box::new(Node {
-                    key: key.into(),
-                    entry,
-                }));
-                None
-            }
+        let mut fresh = Some(entry);
+        let (node, created) = self.map.find_or_insert(key, || {
+            Box::new(Node {
+                key: key.into(),
+                entry: fresh.take().expect("make runs once"),
+            })
+        });
+        let old = match fresh.take() {
+            Some(e) if !created => Some(std::mem::replace(&mut node.entry, e)),
+            _ => None,
         };
         let mut d = Delta {
             keys: 1,

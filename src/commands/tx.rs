@@ -36,16 +36,13 @@ fn multi(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 
 /// Leave MULTI state without running anything.
 pub fn discard_state(ctx: &mut Ctx) {
-    ctx.sess.multi = None;
-    ctx.sess.multi_error = false;
-    ctx.sess.info.multi.store(-1, Ordering::Relaxed);
+    ctx.sess.end_multi();
 }
 
 /// Forget every watched key of this client.
 pub fn unwatch_all(ctx: &mut Ctx) {
-    let watched = std::mem::take(&mut ctx.sess.watched);
-    ctx.ks().watches.unwatch(ctx.sess.id, &watched);
-    ctx.sess.watch_dirty.store(false, Ordering::Relaxed);
+    let ks = ctx.ks();
+    ctx.sess.unwatch_all(ks);
 }
 
 fn discard(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {

@@ -281,6 +281,18 @@ impl<'a> KeyGuards<'a> {
         old
     }
 
+    /// Remove `key` as an expiry does (expired_keys, the `expired` event,
+    /// a DEL for replicas and the AOF), even on a replica: a writable
+    /// replica's locally written keys (replica_ttl) expire on their own.
+    pub fn expire_key(&mut self, key: &[u8]) -> bool {
+        let Some((Some(_), d)) = self.shard(key).map(|s| s.remove(key)) else {
+            return false;
+        };
+        self.db.account(d);
+        note_expired(self.ks, self.db, &mut self.effects, key);
+        true
+    }
+
     /// Set (`at` > 0) or clear (`at` == 0) the expiry of a live key.
     pub fn set_expire(&mut self, key: &[u8], at: u64) -> bool {
         if self.expire_if_needed(key) {

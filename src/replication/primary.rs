@@ -473,7 +473,7 @@ fn expire_local_keys(srv: &Server) {
         let at = g.peek_raw(&key).map(|e| e.expire_at);
         match at {
             Some(at) if at != 0 && at <= now => {
-                g.remove(&key);
+                g.expire_key(&key);
             }
             Some(at) if at != 0 => {
                 drop(g);

@@ -98,12 +98,13 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         return reject(srv, sess, Some(cmd), e);
     }
     if let Err(e) = cluster_route(srv, sess, cmd, argv) {
+        // A redirected EXEC discards the transaction but answers with the
+        // plain redirection (clusterRedirectClient), not EXECABORT.
         if cmd.meta.name == "exec" {
-            sess.multi = None;
-            sess.multi_error = false;
-            sess.info.multi.store(-1, Ordering::Relaxed);
+            sess.discard_transaction(&srv.ks);
         }
-        return reject(srv, sess, Some(cmd), e);
+        cmd.stats.rejected.fetch_add(1, Ordering::Relaxed);
+        return reject(srv, sess, None, e);
     }
     if let Err(e) = oom_check(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
@@ -338,6 +339,16 @@ fn reject(srv: &Server, sess: &mut Session, cmd: Option<&Command>, e: RedisError
     if sess.in_multi() {
         sess.multi_error = true;
     }
+    // A rejected EXEC (execCommandAbort) discards the transaction and
+    // names the reason; texts Redis formats on the spot carry no "ERR".
+    let e = if cmd.is_some_and(|c| c.meta.name == "exec") {
+        sess.discard_transaction(&srv.ks);
+        let msg = e.to_string();
+        let msg = msg.strip_prefix("ERR ").unwrap_or(&msg);
+        RedisError::raw(format!("EXECABORT Transaction discarded because of: {msg}"))
+    } else {
+        e
+    };
     crate::info::errors::count(srv, &e);
     Reply::Error(e)
 }

@@ -1,11 +1,12 @@
 //! Per-connection state owned by the connection task.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bytes::Bytes;
 
 use super::clients::ClientInfo;
+use crate::keyspace::Keyspace;
 use crate::protocol::{Reply, RespVersion};
 
 /// A command queued inside MULTI.
@@ -123,6 +124,26 @@ impl Session {
 
     pub fn in_multi(&self) -> bool {
         self.multi.is_some()
+    }
+
+    /// Leave MULTI state without running anything.
+    pub fn end_multi(&mut self) {
+        self.multi = None;
+        self.multi_error = false;
+        self.info.multi.store(-1, Ordering::Relaxed);
+    }
+
+    /// Forget every watched key of this client.
+    pub fn unwatch_all(&mut self, ks: &Keyspace) {
+        let watched = std::mem::take(&mut self.watched);
+        ks.watches.unwatch(self.id, &watched);
+        self.watch_dirty.store(false, Ordering::Relaxed);
+    }
+
+    /// Redis's discardTransaction: MULTI state and WATCHes both go.
+    pub fn discard_transaction(&mut self, ks: &Keyspace) {
+        self.end_multi();
+        self.unwatch_all(ks);
     }
 
     /// Channel + pattern subscriptions (what RESP2 subscribe mode counts).

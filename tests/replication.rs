@@ -277,6 +277,18 @@ fn stale_replica_and_masterdown() {
     assert_eq!(field(r.port, "replication", "master_link_status"), "down");
     assert_eq!(rc.cmd(&["REPLICAOF", "NO", "ONE"]), b"+OK\r\n");
     assert_eq!(rc.cmd(&["GET", "k"]), b"$-1\r\n");
+    // A transaction queued before the link went down: EXEC is refused as
+    // its commands would be, and the transaction is gone.
+    let mut other = r.conn();
+    rc.cmd(&["MULTI"]);
+    assert_eq!(rc.cmd(&["GET", "k"]), b"+QUEUED\r\n");
+    other.cmd(&["REPLICAOF", "127.0.0.1", &dead]);
+    assert_eq!(
+        rc.cmd(&["EXEC"]),
+        b"-EXECABORT Transaction discarded because of: MASTERDOWN Link with MASTER is down and replica-serve-stale-data is set to 'no'.\r\n"
+    );
+    assert_eq!(rc.cmd(&["EXEC"]), b"-ERR EXEC without MULTI\r\n");
+    other.cmd(&["REPLICAOF", "NO", "ONE"]);
 }
 
 #[test]

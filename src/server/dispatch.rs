@@ -187,13 +187,7 @@ fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErro
 /// The master's own stream (`sess.is_master`) skips them.
 fn replication_checks(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {
     let hot = &srv.config.hot;
-    let is_write = cmd.has(flag::WRITE)
-        || (cmd.meta.name == "exec"
-            && sess
-                .multi
-                .iter()
-                .flatten()
-                .any(|q| resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::WRITE))));
+    let is_write = has_flag(srv, sess, cmd, flag::WRITE);
     if !srv.ks.is_replica() {
         if is_write && hot.min_replicas_to_write.load(Ordering::Relaxed) > 0 {
             crate::replication::wait::check_min_replicas(srv)?;
@@ -204,7 +198,7 @@ fn replication_checks(srv: &Server, sess: &Session, cmd: &Command) -> Result<(),
         return Err(RedisError::ReadOnly);
     }
     if !hot.replica_serve_stale_data.load(Ordering::Relaxed)
-        && !cmd.has(flag::STALE)
+        && lacks_flag(srv, sess, cmd, flag::STALE)
         && !srv.repl.link.up.load(Ordering::Relaxed)
     {
         return Err(RedisError::raw(
@@ -212,6 +206,27 @@ fn replication_checks(srv: &Server, sess: &Session, cmd: &Command) -> Result<(),
         ));
     }
     Ok(())
+}
+
+/// Does `cmd` carry `f`? EXEC carries it when a queued command does
+/// (Redis combines the flags of the transaction's commands).
+fn has_flag(srv: &Server, sess: &Session, cmd: &Command, f: u32) -> bool {
+    cmd.has(f) || (cmd.meta.name == "exec" && queued(srv, sess).any(|c| c.has(f)))
+}
+
+/// Does `cmd` lack `f`? EXEC lacks it when a queued command does.
+fn lacks_flag(srv: &Server, sess: &Session, cmd: &Command, f: u32) -> bool {
+    if cmd.meta.name == "exec" {
+        return queued(srv, sess).any(|c| !c.has(f));
+    }
+    !cmd.has(f)
+}
+
+fn queued<'t>(srv: &'t Server, sess: &'t Session) -> impl Iterator<Item = &'t Command> + 't {
+    sess.multi
+        .iter()
+        .flatten()
+        .filter_map(|q| resolve(srv, &q.argv).ok())
 }
 
 /// maxmemory, at Redis's place in the ladder (after cluster redirection,
@@ -233,13 +248,7 @@ fn oom_check(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisErr
         return Ok(());
     }
     let name = cmd.meta.name;
-    let denyoom = cmd.has(flag::DENYOOM)
-        || (name == "exec"
-            && sess
-                .multi
-                .iter()
-                .flatten()
-                .any(|q| resolve(srv, &q.argv).is_ok_and(|c| c.has(flag::DENYOOM))));
+    let denyoom = has_flag(srv, sess, cmd, flag::DENYOOM);
     let queueing = sess.in_multi() && !matches!(name, "exec" | "discard" | "quit" | "reset");
     if denyoom || queueing {
         return Err(RedisError::Oom);

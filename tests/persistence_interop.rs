@@ -165,3 +165,28 @@ fn files_round_trip_with_redis_both_directions() {
         round_trip(&redis, &shoal, extra, rdb);
     }
 }
+
+/// A dump.rdb holding a function library (Redis 7 writes FUNCTION2
+/// records): Shoal has no Lua engine, so it skips the library with a
+/// warning and loads every key.
+#[test]
+fn redis_dump_with_functions_loads_without_them() {
+    let Some(redis) = common::which("redis-server") else {
+        eprintln!("SKIPPED: redis-server not installed");
+        return;
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    let s = start(&redis, data.path(), &[]);
+    let mut c = s.conn();
+    let lib = "#!lua name=mylib\nredis.register_function('one', function() return 1 end)";
+    assert_eq!(c.cmd(&["FUNCTION", "LOAD", lib]), b"$5\r\nmylib\r\n");
+    c.cmd(&["SET", "kept", "yes"]);
+    c.cmd(&["RPUSH", "list", "a", "b"]);
+    assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    stop(s);
+    let s = start(&common::shoal_bin(), data.path(), &[]);
+    let mut c = s.conn();
+    assert_eq!(c.cmd(&["GET", "kept"]), b"$3\r\nyes\r\n");
+    assert_eq!(c.cmd(&["LLEN", "list"]), b":2\r\n");
+    stop(s);
+}

@@ -260,8 +260,14 @@ pub fn load_with(
             opcode::FREQ => {
                 r.u8()?;
             }
-            opcode::MODULE_AUX | opcode::FUNCTION | opcode::FUNCTION2 => {
-                return Err(RdbError::UnsupportedOpcode(op))
+            opcode::MODULE_AUX => super::skip::module_aux(&mut r)?,
+            opcode::FUNCTION2 => super::skip::function_library(&mut r)?,
+            // The pre-GA function format, which Redis 7.0 refuses as well.
+            opcode::FUNCTION => return Err(RdbError::UnsupportedOpcode(op)),
+            rtype::MODULE_2 => {
+                let key = r.string()?;
+                super::skip::module_value(&mut r, &key)?;
+                expire_at = 0;
             }
             t => {
                 let key = r.string()?;

@@ -10,6 +10,7 @@ pub mod decode;
 mod decode_compact;
 pub mod encode;
 pub mod payload;
+mod skip;
 
 pub use build::Limits;
 

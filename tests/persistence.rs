@@ -71,3 +71,57 @@ fn shutdown_save_persists() {
     let s = start_in(data.path(), &bin);
     assert_eq!(s.conn().cmd(&["GET", "k"]), b"$1\r\nv\r\n");
 }
+
+/// While a dump loads, clients get -LOADING and INFO reports progress
+/// (loading:1 and the loading_* fields), as Redis does.
+#[test]
+fn info_reports_loading_progress() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let bin = common::shoal_bin();
+    {
+        let dir = data.path().to_str().expect("utf8");
+        let s = Server::start(&bin, &["--dir", dir, "--enable-debug-command", "yes"]);
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["DEBUG", "POPULATE", "2000"]), b"+OK\r\n");
+        assert_eq!(c.cmd(&["SAVE"]), b"+OK\r\n");
+    }
+    // 2000 keys at 1 ms each: about two seconds of loading.
+    let port = common::free_port();
+    // Started by hand: Server::start waits for PONG, which only comes
+    // after loading. Wrapped in Server so it is killed even on panic.
+    let child = std::process::Command::new(&bin)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--dir", data.path().to_str().expect("utf8")])
+        .args(["--key-load-delay", "1000", "--enable-debug-command", "yes"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let _server = Server {
+        port,
+        child,
+        dir: tempfile::tempdir().expect("tempdir"),
+    };
+    let mut seen = String::new();
+    let loading = wait_until(Duration::from_secs(10), || {
+        let Ok(mut c) = common::Conn::connect(port) else {
+            return false;
+        };
+        seen = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+        seen.contains("loading:1") && !seen.contains("loading_loaded_bytes:0\r\n")
+    });
+    assert!(loading, "{seen}");
+    for field in [
+        "loading_start_time:",
+        "loading_total_bytes:",
+        "loading_loaded_perc:",
+        "loading_eta_seconds:",
+    ] {
+        assert!(seen.contains(field), "{field} missing: {seen}");
+    }
+    let mut c = common::Conn::connect(port).expect("connect");
+    assert!(c.cmd(&["GET", "key:1"]).starts_with(b"-LOADING"));
+    let done = wait_until(Duration::from_secs(20), || {
+        c.cmd(&["DBSIZE"]) == b":2000\r\n"
+    });
+    assert!(done);
+}

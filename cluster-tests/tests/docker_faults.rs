@@ -414,7 +414,9 @@ fn rolling_restart_of_all_six_keeps_serving() {
         // no write lost), as operators do before restarting it.
         let me = c.me(i).expect("node answers");
         let partner = if me.has("master") {
-            let r = c.replica_of(i, i).expect("master has a replica");
+            // Gossip may not have told the master about its (restarted)
+            // replica yet: wait for it rather than read one snapshot.
+            let r = docker::poll(PHASE, || c.replica_of(i, i)).expect("master has a replica");
             let reply = c.call(r, &["CLUSTER", "FAILOVER"]).map(|v| v.text());
             assert_eq!(
                 reply.ok().as_deref(),

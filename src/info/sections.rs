@@ -495,6 +495,9 @@ fn persistence(srv: &Server, out: &mut String) {
     if srv.config.get_bool("appendonly") {
         crate::persistence::aof::info(srv, out, true);
     }
+    if srv.loading.load(Ordering::Relaxed) {
+        srv.persist.load.info(out);
+    }
 }
 
 /// `latency_percentiles_usec_<cmd>:p50=..,p99=..` for commands with samples.

@@ -39,6 +39,8 @@ pub struct SaveState {
     /// rdb_last_load_keys_loaded / rdb_last_load_keys_expired.
     pub last_load_loaded: AtomicU64,
     pub last_load_expired: AtomicU64,
+    /// The load in progress (INFO loading_*).
+    pub load: super::progress::LoadProgress,
 }
 
 impl SaveState {
@@ -371,6 +373,7 @@ pub fn load_file(srv: &Server, path: &std::path::Path, gate_held: bool) -> Resul
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
         Err(e) => return Err(format!("Fatal error loading the DB: {e}. Exiting.")),
     };
+    srv.persist.load.begin(data.len() as u64);
     load_bytes(srv, &data, gate_held)
         .map(|(n, _)| n)
         .map_err(|e| {
@@ -390,7 +393,13 @@ pub fn load_bytes(
     let mut n = 0u64;
     let mut expired = 0u64;
     let limits = crate::persistence::rdb::Limits::from_config(&srv.config);
+    // Redis's test hook: slow loading down to observe it (microseconds).
+    let delay = srv.config.get_i64("key-load-delay").max(0) as u64;
     let meta = decode::load_with(data, limits, |item| {
+        srv.persist.load.at(item.end);
+        if delay > 0 {
+            std::thread::sleep(std::time::Duration::from_micros(delay));
+        }
         if item.db >= ks.db_count() {
             return Err(crate::persistence::rdb::RdbError::BadDb(item.db as u64));
         }

@@ -126,6 +126,7 @@ pub fn replay(
             Ok(Item::Cmd(argv, n)) => {
                 let start = pos;
                 pos = n;
+                srv.persist.load.at(pos);
                 if argv[0].eq_ignore_ascii_case(b"multi") {
                     multi = Some((start, Vec::new()));
                 } else if argv[0].eq_ignore_ascii_case(b"exec") {

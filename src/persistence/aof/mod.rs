@@ -257,6 +257,7 @@ fn load_files_inner(srv: &Arc<Server>) -> Result<(), String> {
         }
     }
     let truncate_ok = srv.config.get_bool("aof-load-truncated");
+    srv.persist.load.begin(sizes(&dir, &m));
     for (i, f) in files.iter().enumerate() {
         let last = i + 1 == files.len();
         let path = dir.join(&f.name);
@@ -270,7 +271,10 @@ fn load_files_inner(srv: &Arc<Server>) -> Result<(), String> {
             continue;
         }
         let start = std::time::Instant::now();
-        match loader::replay(srv, Bytes::from(data), &f.name, last && truncate_ok)? {
+        let len = data.len() as u64;
+        let loaded = loader::replay(srv, Bytes::from(data), &f.name, last && truncate_ok)?;
+        srv.persist.load.file_done(len);
+        match loaded {
             loader::Loaded::Truncated(at) => {
                 std::fs::OpenOptions::new()
                     .write(true)

@@ -17,6 +17,8 @@ pub struct Item {
     pub value: Value,
     /// Absolute expiry in ms, 0 = none.
     pub expire_at: u64,
+    /// Offset just past this key in the file (load progress).
+    pub end: usize,
 }
 
 /// What else the file said.
@@ -277,6 +279,7 @@ pub fn load_with(
                     key,
                     value,
                     expire_at,
+                    end: r.pos(),
                 })?;
                 expire_at = 0;
             }

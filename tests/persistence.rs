@@ -125,3 +125,48 @@ fn info_reports_loading_progress() {
     });
     assert!(done);
 }
+
+/// INFO field `name` as a number (0 when missing).
+fn info_num(c: &mut common::Conn, name: &str) -> u64 {
+    let info = String::from_utf8_lossy(&c.cmd(&["INFO", "persistence"])).into_owned();
+    info.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// A BGSAVE child reports its copy-on-write memory and keys written while
+/// it runs, and the last COW size stays in INFO after it ends (Redis's
+/// child-info pipe).
+#[test]
+fn bgsave_reports_copy_on_write_and_progress() {
+    let s = Server::shoal(&["--enable-debug-command", "yes"]);
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["DEBUG", "POPULATE", "20000", "k", "200"]),
+        b"+OK\r\n"
+    );
+    // ~100 µs per key: the child runs for a few seconds.
+    c.cmd(&["CONFIG", "SET", "rdb-key-save-delay", "100"]);
+    assert!(c
+        .cmd(&["BGSAVE"])
+        .starts_with(b"+Background saving started"));
+    // Rewrite every value: each page the parent touches is copied.
+    for i in 0..20000 {
+        c.send(&["SET", &format!("k:{i}"), &"y".repeat(200)]);
+    }
+    for _ in 0..20000 {
+        c.read_reply();
+    }
+    let reported = wait_until(Duration::from_secs(10), || {
+        info_num(&mut c, "current_cow_size") > 0
+            && info_num(&mut c, "current_save_keys_processed") > 0
+    });
+    assert!(reported, "no COW report while the child ran");
+    assert_eq!(info_num(&mut c, "current_save_keys_total"), 20000);
+    let done = wait_until(Duration::from_secs(30), || {
+        info_num(&mut c, "rdb_bgsave_in_progress") == 0 && info_num(&mut c, "rdb_last_cow_size") > 0
+    });
+    assert!(done, "rdb_last_cow_size never set");
+    assert_eq!(info_num(&mut c, "current_cow_size"), 0);
+}

@@ -3,6 +3,7 @@
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
+use crate::persistence::child_info;
 use crate::server::Server;
 
 /// Every section in the order Redis prints them, whatever the request order.
@@ -439,17 +440,10 @@ fn persistence(srv: &Server, out: &mut String) {
         "loading",
         i32::from(srv.loading.load(Ordering::Relaxed)),
     );
-    for k in [
-        "async_loading",
-        "current_cow_peak",
-        "current_cow_size",
-        "current_cow_size_age",
-    ] {
-        line(out, k, 0);
+    line(out, "async_loading", 0);
+    for (k, v) in child_info::CHILD.info_lines() {
+        line(out, k, v);
     }
-    line(out, "current_fork_perc", "0.00");
-    line(out, "current_save_keys_processed", 0);
-    line(out, "current_save_keys_total", 0);
     line(
         out,
         "rdb_changes_since_last_save",
@@ -478,7 +472,11 @@ fn persistence(srv: &Server, out: &mut String) {
     };
     line(out, "rdb_current_bgsave_time_sec", cur);
     line(out, "rdb_saves", p.rdb_saves.load(Ordering::Relaxed));
-    line(out, "rdb_last_cow_size", 0);
+    line(
+        out,
+        "rdb_last_cow_size",
+        child_info::CHILD.last_cow(child_info::Kind::Rdb),
+    );
     line(
         out,
         "rdb_last_load_keys_expired",

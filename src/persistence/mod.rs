@@ -3,6 +3,7 @@
 //! append-only file in `aof/`.
 
 pub mod aof;
+pub mod child_info;
 pub mod progress;
 pub mod rdb;
 pub mod save;

@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::keyspace::{Db, KeyGuards, Keyspace};
+use crate::persistence::child_info;
 use crate::persistence::rdb::decode;
 use crate::persistence::rdb::encode::RdbWriter;
 use crate::server::Server;
@@ -149,6 +150,7 @@ fn write_rdb<W: std::io::Write>(dbs: &[Arc<Db>], out: W, opts: SnapshotOpts) -> 
                 if res.is_ok() {
                     res = w.key(k, &e.value, e.expire_at);
                 }
+                child_info::key_written();
                 if key_delay_us > 0 {
                     std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
                 }
@@ -164,6 +166,11 @@ fn write_rdb<W: std::io::Write>(dbs: &[Arc<Db>], out: W, opts: SnapshotOpts) -> 
     let mut out = w.finish()?;
     std::io::Write::flush(&mut out)?;
     Ok(out)
+}
+
+/// Keys a snapshot of `dbs` is about to write (INFO current_save_keys_total).
+pub fn keys_total(dbs: &[Arc<Db>]) -> u64 {
+    dbs.iter().map(|d| d.len()).sum()
 }
 
 pub fn all_dbs(ks: &Keyspace) -> Vec<Arc<Db>> {
@@ -228,9 +235,16 @@ pub fn fork_snapshot_with(
         Some(srv.ks.gate.write())
     };
     at_fork();
-    crate::util::fork::fork_child(move || match write_snapshot_with(&dbs, &path, opts) {
-        Ok(()) => 0,
-        Err(_) => 1,
+    let kind = if aof_base {
+        child_info::Kind::Aof
+    } else {
+        child_info::Kind::Rdb
+    };
+    child_info::fork(kind, keys_total(&dbs), move || {
+        match write_snapshot_with(&dbs, &path, opts) {
+            Ok(()) => 0,
+            Err(_) => 1,
+        }
     })
     .map_err(|e| format!("Can't save in background: fork: {e}"))
 }
@@ -247,7 +261,7 @@ pub fn fork_snapshot_stream(
     let opts = SnapshotOpts::from_config(srv, false, false);
     let _gate = srv.ks.gate.write();
     at_fork();
-    crate::util::fork::fork_child(move || {
+    child_info::fork(child_info::Kind::Rdb, keys_total(&dbs), move || {
         let w = std::io::BufWriter::with_capacity(1 << 16, out);
         match write_rdb(&dbs, w, opts) {
             Ok(_) => 0,

@@ -3,13 +3,14 @@
 
 #![allow(unsafe_code)]
 
-/// Fork; the child runs `child` and exits with its return code without
-/// running destructors or touching the parent's runtime. Returns the child's
-/// pid in the parent.
 /// Successful forks so far (INFO stats total_forks).
 pub static TOTAL_FORKS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
+/// Fork; the child runs `child` and exits with its return code without
+/// running destructors or touching the parent's runtime. Returns the child's
+/// pid in the parent.
 pub fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<i32> {
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: after fork only the calling thread exists in the child. The
     // child runs `child` (which reads memory frozen at fork time and writes
     // a file; jemalloc stays usable thanks to its atfork handlers) and then
@@ -23,11 +24,29 @@ pub fn fork_child(child: impl FnOnce() -> i32) -> std::io::Result<i32> {
         TOTAL_FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     if pid == 0 {
+        PARENT.store(parent, std::sync::atomic::Ordering::Relaxed);
+        exit_if_orphaned();
         let code = child();
         // SAFETY: `_exit` never returns and runs no atexit handlers.
         unsafe { libc::_exit(code) };
     }
     Ok(pid)
+}
+
+/// The pid of the process that forked us (set in the child only).
+static PARENT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+/// In a forked child: leave at once when the server that forked it is
+/// gone. A snapshot child outliving a killed server only burns CPU and
+/// disk, and test harnesses that kill a server by PID expect nothing of
+/// it to stay behind. (PR_SET_PDEATHSIG is no help: it fires when the
+/// forking *thread* exits, and blocking-pool threads come and go.)
+pub fn exit_if_orphaned() {
+    let parent = PARENT.load(std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: getppid and _exit take no pointers; _exit never returns.
+    if parent != 0 && unsafe { libc::getppid() } != parent {
+        unsafe { libc::_exit(1) };
+    }
 }
 
 /// Wait for a child; true when it exited with status 0.

@@ -573,7 +573,8 @@ pub fn info(srv: &Server, out: &mut String, enabled_block: bool) {
             .as_ref()
             .is_none_or(|w| w.write_ok.load(Ordering::Relaxed));
         line("aof_last_write_status", ok(write_ok));
-        line("aof_last_cow_size", "0".into());
+        let cow = super::child_info::CHILD.last_cow(super::child_info::Kind::Aof);
+        line("aof_last_cow_size", cow.to_string());
         return;
     }
     let size = w

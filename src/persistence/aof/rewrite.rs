@@ -25,6 +25,7 @@ use super::manifest::{self, Manifest};
 use super::writer::{encode_cmd, encode_select, Target};
 use super::{Aof, Status};
 use crate::keyspace::{Db, SlotShard};
+use crate::persistence::child_info;
 use crate::persistence::save::{self, SnapshotOpts};
 use crate::server::Server;
 use crate::types::{SetValue, Value};
@@ -108,6 +109,7 @@ pub fn write_aof_base(
         let mut visit = |shard: &SlotShard| {
             for (k, e) in shard.iter() {
                 key_commands(&mut buf, k, &e.value, e.expire_at);
+                child_info::key_written();
                 if key_delay_us > 0 {
                     std::thread::sleep(std::time::Duration::from_micros(key_delay_us));
                 }
@@ -213,12 +215,13 @@ pub fn start(srv: &Arc<Server>, gate_held: bool) -> Result<(), String> {
         let path = tmp.clone();
         let delay = srv.config.get_i64("rdb-key-save-delay").max(0) as u64;
         let ts = srv.config.get_bool("aof-timestamp-enabled");
-        crate::util::fork::fork_child(
-            move || match write_aof_base(&dbs, &path, false, delay, ts) {
+        let total = save::keys_total(&dbs);
+        child_info::fork(child_info::Kind::Aof, total, move || {
+            match write_aof_base(&dbs, &path, false, delay, ts) {
                 Ok(()) => 0,
                 Err(_) => 1,
-            },
-        )
+            }
+        })
         .map_err(|e| format!("Can't rewrite append only file in background: fork: {e}"))?
     };
     drop(st);

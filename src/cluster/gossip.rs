@@ -12,7 +12,6 @@ use super::bus::msg::{
     Body, Epoch, Gossip, Header, IpField, Msg, MsgFlags, NodeFlags, PingBody, PingExt,
 };
 use super::state::{random_id, ClusterState, Node, NodeId};
-use crate::keyspace::SLOTS;
 
 /// What the link layer must do after a state transition.
 #[derive(Debug)]
@@ -410,13 +409,16 @@ fn sender_view(st: &mut ClusterState, msg: &Msg, now: u64, out: &mut Vec<Action>
     if is_master {
         // A master that became a replica loses its slots; a master's claimed
         // slots win when its config epoch is newer.
+        // Only a claim that differs from what we know of the sender can
+        // change ownership or be stale (Redis's dirty_slots): both checks
+        // scan every slot, so they are skipped for the usual ping.
         let changed = h.myslots != n.slots;
         if changed {
             update_slots(st, h.sender, h.config_epoch.0, &h.myslots, out);
-        }
-        // Tell a sender with a stale view about slots owned by newer epochs.
-        if let Some(update) = stale_claim(st, h) {
-            out.push(Action::Send(h.sender, update));
+            // Tell a sender with a stale view about slots owned by newer epochs.
+            if let Some(update) = stale_claim(st, h) {
+                out.push(Action::Send(h.sender, update));
+            }
         }
         epoch_collision(st, h.sender, out);
     } else if n.slots.count() > 0 {
@@ -448,29 +450,27 @@ fn update_slots(
     };
     let mut lost_to_sender = false;
     let mut changed = false;
-    for s in 0..SLOTS as u16 {
+    for s in super::slots::iter(claimed) {
         let owner = st.owners[usize::from(s)];
-        if claimed.get(s) {
-            if owner == Some(sender) {
-                continue;
+        if owner == Some(sender) {
+            continue;
+        }
+        // Slots we are importing are taken only through SETSLOT NODE.
+        if st.importing.contains_key(&s) {
+            continue;
+        }
+        let owner_epoch = owner
+            .and_then(|o| st.nodes.get(&o))
+            .map_or(0, |n| n.config_epoch);
+        if owner.is_none() || owner_epoch < epoch {
+            if owner.is_some() && owner == curmaster {
+                lost_to_sender = true;
             }
-            // Slots we are importing are taken only through SETSLOT NODE.
-            if st.importing.contains_key(&s) {
-                continue;
+            st.assign(s, Some(sender));
+            if owner == Some(me) {
+                st.migrating.remove(&s);
             }
-            let owner_epoch = owner
-                .and_then(|o| st.nodes.get(&o))
-                .map_or(0, |n| n.config_epoch);
-            if owner.is_none() || owner_epoch < epoch {
-                if owner.is_some() && owner == curmaster {
-                    lost_to_sender = true;
-                }
-                st.assign(s, Some(sender));
-                if owner == Some(me) {
-                    st.migrating.remove(&s);
-                }
-                changed = true;
-            }
+            changed = true;
         }
         // A slot the sender stopped claiming keeps its owner until another
         // node claims it (Redis clusterUpdateSlotsConfigWith): unassigning
@@ -497,15 +497,17 @@ fn update_slots(
 /// An UPDATE for a sender that claims slots we know belong to a node with
 /// a newer config epoch.
 fn stale_claim(st: &ClusterState, h: &Header) -> Option<Msg> {
-    for s in 0..SLOTS as u16 {
-        if !h.myslots.get(s) {
+    for s in super::slots::iter(&h.myslots) {
+        // Unclaimed slots and the sender's own are not stale.
+        let Some(owner) = st.owners[usize::from(s)] else {
             continue;
-        }
-        let owner = st.owners[usize::from(s)]?;
+        };
         if owner == h.sender {
             continue;
         }
-        let n = st.nodes.get(&owner)?;
+        let Some(n) = st.nodes.get(&owner) else {
+            continue;
+        };
         if n.config_epoch > h.config_epoch.0 {
             let header = Header {
                 sender: st.myself,

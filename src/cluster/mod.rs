@@ -37,6 +37,8 @@ pub struct Cluster {
     /// DEBUG DROP-CLUSTER-PACKET-FILTER: bus packets of this type are
     /// dropped on receipt (-1: none), for tests that cut one message kind.
     pub drop_filter: std::sync::atomic::AtomicI64,
+    /// A `persist_soon` save is queued and has not read the state yet.
+    save_queued: std::sync::atomic::AtomicBool,
 }
 
 impl Cluster {
@@ -66,6 +68,7 @@ impl Cluster {
             links: Default::default(),
             following: Default::default(),
             drop_filter: std::sync::atomic::AtomicI64::new(-1),
+            save_queued: std::sync::atomic::AtomicBool::new(false),
         };
         c.with(cfg, |_| ());
         c
@@ -172,6 +175,37 @@ pub fn persist_nofsync(srv: &crate::server::Server) {
     if let Err(e) = save_config_with(srv, false) {
         tracing::warn!("Could not save the cluster node config: {e}");
     }
+}
+
+/// Persist (with fsync) on a blocking thread, coalescing requests that
+/// arrive before the queued save reads the state. Changes learned from the
+/// bus are saved this way, as Redis saves them once per event-loop turn in
+/// beforeSleep: a synchronous fsync + rename per gossip message stalled
+/// client commands for milliseconds during resharding.
+pub fn persist_soon(srv: &Arc<crate::server::Server>) {
+    use std::sync::atomic::Ordering;
+    let Some(cl) = &srv.cluster else { return };
+    if cl.save_queued.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let Ok(rt) = tokio::runtime::Handle::try_current() else {
+        cl.save_queued.store(false, Ordering::Release);
+        persist(srv);
+        return;
+    };
+    let srv = srv.clone();
+    rt.spawn_blocking(move || {
+        // Gather the changes of a burst (a resharding moves a slot every
+        // millisecond) into one save; what the bus taught us is taught
+        // again after a crash, so a short delay loses nothing.
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        if let Some(cl) = &srv.cluster {
+            // Cleared before the state is read: a later change queues a
+            // new save, an earlier one is in this save.
+            cl.save_queued.store(false, Ordering::Release);
+        }
+        persist(&srv);
+    });
 }
 
 /// Send a PONG to every node now (Redis clusterBroadcastPong), so a slot

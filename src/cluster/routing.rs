@@ -121,16 +121,16 @@ impl SlotMap {
             .collect();
         // Runs of slots share an owner: remember the last lookup so the
         // build stays cheap (it runs after every state change).
-        let mut last: Option<(super::NodeId, u16)> = None;
+        let mut last: Option<(&super::NodeId, u16)> = None;
         let owners = st
             .owners
             .iter()
             .map(|o| match (o, last) {
                 (None, _) => NONE,
-                (Some(id), Some((l, i))) if l == *id => i,
+                (Some(id), Some((l, i))) if l == id => i,
                 (Some(id), _) => {
                     let i = index(id);
-                    last = Some((*id, i));
+                    last = Some((id, i));
                     i
                 }
             })

@@ -169,6 +169,18 @@ pub struct ClusterState {
     pub fo: super::failover::FailoverState,
     /// Bumped whenever `owners` changes (the routing snapshot depends on it).
     pub owners_gen: u64,
+    /// The full-coverage inputs derived from `owners` at `owners_gen`: is
+    /// every slot assigned, and which nodes own slots. Scanning 16384
+    /// owners on every bus message made resharding crawl, so the scan is
+    /// redone only when ownership changed.
+    coverage: Coverage,
+}
+
+#[derive(Debug, Default)]
+struct Coverage {
+    gen: Option<u64>,
+    all_assigned: bool,
+    owners: Vec<NodeId>,
 }
 
 /// Errors of slot-changing commands, with Redis's texts.
@@ -196,6 +208,7 @@ impl ClusterState {
             start_ms: crate::util::clock::now_ms(),
             fo: Default::default(),
             owners_gen: 0,
+            coverage: Coverage::default(),
         }
     }
 
@@ -273,22 +286,13 @@ impl ClusterState {
     pub fn update_state(&mut self) {
         let mut ok = true;
         if self.require_full_coverage {
-            // `owners` is the truth (node bitmaps may be refreshed from
-            // gossip separately). Runs of slots share an owner: look each
-            // run's owner up once.
-            let mut last_ok: Option<NodeId> = None;
-            for o in self.owners.iter() {
-                if o.is_some() && *o == last_ok {
-                    continue;
-                }
-                match o.and_then(|id| self.nodes.get(&id)) {
-                    Some(n) if !n.is_failing() => last_ok = *o,
-                    _ => {
-                        ok = false;
-                        break;
-                    }
-                }
-            }
+            self.refresh_coverage();
+            let cov = &self.coverage;
+            ok = cov.all_assigned
+                && cov
+                    .owners
+                    .iter()
+                    .all(|id| self.nodes.get(id).is_some_and(|n| !n.is_failing()));
         }
         let (mut size, mut reachable) = (0, 0);
         for n in self.nodes.values() {
@@ -307,6 +311,36 @@ impl ClusterState {
             ok = false;
         }
         self.ok = ok;
+    }
+
+    /// Recompute `coverage` when `owners` changed since the last scan.
+    /// `owners` is the truth (node bitmaps may be refreshed from gossip
+    /// separately); runs of slots share an owner, so each run costs one
+    /// comparison.
+    fn refresh_coverage(&mut self) {
+        if self.coverage.gen == Some(self.owners_gen) {
+            return;
+        }
+        let mut all_assigned = true;
+        let mut owners: Vec<NodeId> = Vec::new();
+        let mut last: Option<NodeId> = None;
+        for o in self.owners.iter() {
+            match o {
+                None => all_assigned = false,
+                Some(id) if last.as_ref() == Some(id) => {}
+                Some(id) => {
+                    if !owners.contains(id) {
+                        owners.push(*id);
+                    }
+                    last = Some(*id);
+                }
+            }
+        }
+        self.coverage = Coverage {
+            gen: Some(self.owners_gen),
+            all_assigned,
+            owners,
+        };
     }
 
     /// Masters serving at least one slot (`cluster_size`).

@@ -22,10 +22,28 @@ pub fn all() -> impl Iterator<Item = &'static Directive> {
     DIRECTIVES.iter().chain(hidden::HIDDEN)
 }
 
-/// Find a directive by name or alias (case-insensitive).
+/// Find a directive by name or alias (case-insensitive). Hashed: config
+/// reads sit on paths such as RESTORE and every cluster state change, and
+/// a scan of the whole table per read showed up in resharding profiles.
 pub fn find(name: &str) -> Option<&'static Directive> {
-    let lower = name.to_ascii_lowercase();
-    all().find(|d| d.name == lower || d.alias == Some(lower.as_str()))
+    static INDEX: std::sync::OnceLock<std::collections::HashMap<&'static str, &'static Directive>> =
+        std::sync::OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        let mut m = std::collections::HashMap::new();
+        // The first directive naming it (by name or alias) wins.
+        for d in all() {
+            m.entry(d.name).or_insert(d);
+            if let Some(a) = d.alias {
+                m.entry(a).or_insert(d);
+            }
+        }
+        m
+    });
+    if name.bytes().any(|b| b.is_ascii_uppercase()) {
+        index.get(name.to_ascii_lowercase().as_str()).copied()
+    } else {
+        index.get(name).copied()
+    }
 }
 
 /// Values read on hot paths, mirrored into atomics whenever they change.

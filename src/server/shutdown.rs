@@ -28,6 +28,11 @@ pub fn install_signal_handlers(srv: Arc<Server>) {
 pub async fn finish(srv: &Server) -> i32 {
     tracing::warn!("User requested shutdown...");
     let mode = (*srv.shutdown_mode.lock()).unwrap_or(ShutdownMode::Default);
+    // A nodes.conf save queued by the bus (`cluster::persist_soon`) may
+    // not have run yet.
+    if srv.cluster.is_some() {
+        crate::cluster::persist(srv);
+    }
     // Flush and fsync the AOF; a rewrite in progress is abandoned.
     crate::persistence::aof::stop_appendonly(srv);
     let has_points = !srv.config.get("save").trim().is_empty();

@@ -93,6 +93,15 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
     })
 }
 
+/// A FAILOVER_AUTH_ACK being sent: the vote it carries must be durable.
+fn is_vote(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::Reply(m) | Action::Send(_, m) | Action::Broadcast(m)
+            if matches!(m.body, Body::FailoverAuthAck)
+    )
+}
+
 /// Broadcast a PONG with gossip over every outbound link.
 pub fn broadcast_pong(srv: &Arc<Server>) {
     let Some(cl) = &srv.cluster else { return };
@@ -102,7 +111,8 @@ pub fn broadcast_pong(srv: &Arc<Server>) {
 }
 
 /// Carry out actions; `reply` is the link the message arrived on.
-/// nodes.conf is written first, so a vote is on disk before its ACK leaves.
+/// A vote is written to nodes.conf before its ACK leaves; other changes
+/// are saved soon after, off the thread that serves clients.
 pub fn perform(
     srv: &Arc<Server>,
     actions: Vec<Action>,
@@ -110,7 +120,11 @@ pub fn perform(
 ) {
     let Some(cl) = &srv.cluster else { return };
     if actions.iter().any(|a| matches!(a, Action::Persist)) {
-        crate::cluster::persist(srv);
+        if actions.iter().any(is_vote) {
+            crate::cluster::persist(srv);
+        } else {
+            crate::cluster::persist_soon(srv);
+        }
     }
     for a in actions {
         match a {

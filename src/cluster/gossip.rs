@@ -302,6 +302,9 @@ fn on_ping(
         gossip_section(st, h.sender, p, now, out);
         out.push(Action::Persist);
     }
+    if known && !is_meet && link.node.is_none() {
+        update_address(st, h, link, out);
+    }
     if known {
         sender_view(st, msg, now, out);
         gossip_section(st, h.sender, p, now, out);
@@ -309,6 +312,35 @@ fn on_ping(
     let reply = ping_msg(st, s, 1, Some(h.sender));
     *st.stats_sent.entry("pong").or_insert(0) += 1;
     out.push(Action::Reply(reply));
+}
+
+/// A known node that pings from a new address or announces new ports
+/// (CONFIG SET cluster-announce-port) is reached there from now on: the
+/// outbound link is dropped and reconnects (Redis nodeUpdateAddressIfNeeded).
+fn update_address(st: &mut ClusterState, h: &Header, link: &LinkInfo, out: &mut Vec<Action>) {
+    if h.sender == st.myself {
+        return;
+    }
+    let ip = if h.myip.is_empty() {
+        link.peer_ip.clone()
+    } else {
+        h.myip.to_text()
+    };
+    let Some(n) = st.nodes.get_mut(&h.sender) else {
+        return;
+    };
+    if n.flags.handshake || ip.is_empty() {
+        return;
+    }
+    if (n.ip.as_str(), n.port, n.cport) == (ip.as_str(), h.port, h.cport) {
+        return;
+    }
+    n.ip = ip;
+    n.port = h.port;
+    n.cport = h.cport;
+    n.flags.noaddr = false;
+    out.push(Action::DropLink(h.sender));
+    out.push(Action::Persist);
 }
 
 fn on_pong(

@@ -44,11 +44,7 @@ pub struct Cluster {
 impl Cluster {
     /// A fresh node (no nodes.conf yet): random id, no slots.
     pub fn new(cfg: &Config) -> Cluster {
-        let port = cfg.get_i64("port") as u16;
-        let cport = match cfg.get_i64("cluster-port") {
-            0 => port.wrapping_add(10000),
-            p => p as u16,
-        };
+        let (port, cport) = announced_ports(cfg);
         let mut st = match load_nodes_conf(cfg, port, cport) {
             Ok(Some(st)) => st,
             Ok(None) => ClusterState::new(state::random_id(), port, cport),
@@ -174,6 +170,51 @@ pub fn persist(srv: &crate::server::Server) {
 pub fn persist_nofsync(srv: &crate::server::Server) {
     if let Err(e) = save_config_with(srv, false) {
         tracing::warn!("Could not save the cluster node config: {e}");
+    }
+}
+
+/// The bus port this node listens on: cluster-port, or port + 10000.
+pub fn bus_port(cfg: &Config) -> u16 {
+    match cfg.get_i64("cluster-port") {
+        0 => (cfg.get_i64("port") as u16).wrapping_add(10000),
+        p => p as u16,
+    }
+}
+
+/// The client and bus ports myself announces (CLUSTER NODES, bus
+/// headers): cluster-announce-port / cluster-announce-bus-port when set,
+/// else the real ones (Redis clusterUpdateMyselfAnnouncedPorts).
+pub fn announced_ports(cfg: &Config) -> (u16, u16) {
+    let pick = |announced: i64, real: u16| {
+        if announced > 0 {
+            announced as u16
+        } else {
+            real
+        }
+    };
+    (
+        pick(
+            cfg.get_i64("cluster-announce-port"),
+            cfg.get_i64("port") as u16,
+        ),
+        pick(cfg.get_i64("cluster-announce-bus-port"), bus_port(cfg)),
+    )
+}
+
+/// CONFIG SET of a port or an announced port: myself's entry changes at
+/// once, and peers learn it from the next ping.
+pub fn update_announced_ports(srv: &crate::server::Server) {
+    let Some(cl) = &srv.cluster else { return };
+    let (port, cport) = announced_ports(&srv.config);
+    let changed = cl.with(&srv.config, |st| {
+        let me = st.me_mut();
+        let changed = (me.port, me.cport) != (port, cport);
+        me.port = port;
+        me.cport = cport;
+        changed
+    });
+    if changed {
+        persist_nofsync(srv);
     }
 }
 

@@ -52,8 +52,11 @@ pub fn reconcile(srv: &Arc<Server>) {
 /// Copy the replication offset and master link status into the state.
 pub fn refresh(srv: &Arc<Server>, st: &mut crate::cluster::ClusterState) {
     st.me_mut().repl_offset = repl::repl_offset(srv);
+    // The age of a replica's data (Redis's data_age): since the link went
+    // down, or since the last byte from the master while it is up.
     st.fo.link_down_since = if st.me().flags.replica {
         repl::master_link_down_since(srv)
+            .or_else(|| Some(repl::master_last_io_ms(srv)).filter(|&t| t > 0))
     } else {
         None
     };

@@ -60,6 +60,10 @@ pub struct Query<'a> {
     pub asking: bool,
     pub readonly_client: bool,
     pub is_migrate: bool,
+    /// SSUBSCRIBE/SUNSUBSCRIBE/SPUBLISH: replicas of the owner serve them
+    /// without READONLY, and a migrating slot's channels stay with the
+    /// source until SETSLOT NODE (channels are not keys to count).
+    pub pubsub_shard: bool,
 }
 
 /// Everything a [`SlotMap`] is built from, cheap to compare: when it is
@@ -192,7 +196,7 @@ impl SlotMap {
                     }
                 }
             }
-            if migrating || importing {
+            if (migrating || importing) && !q.pubsub_shard {
                 if exists(k) {
                     existing += 1;
                 } else {
@@ -225,7 +229,7 @@ impl SlotMap {
             }
             return Ok(());
         }
-        if q.readonly_client && !q.is_write && self.my_master == Some(owner) {
+        if (q.readonly_client || q.pubsub_shard) && !q.is_write && self.my_master == Some(owner) {
             return Ok(());
         }
         if owner != self.myself {

@@ -98,6 +98,9 @@ fn debug(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         }
         ("config-rewrite-force-all", 2) => super::config::rewrite_file(ctx, true),
         ("protocol", 3) => super::diag::debug_protocol(ctx, &argv[2]),
+        ("clusterlink", 5) if args::is(&argv[2], "kill") => {
+            super::cluster::debug_clusterlink_kill(ctx, &argv[3], &argv[4])
+        }
         ("drop-cluster-packet-filter", 3) => {
             let t = args::int(&argv[2])?;
             if let Some(cl) = &ctx.srv.cluster {

@@ -62,6 +62,14 @@ fn reset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     }
     let now = ctx.now_ms;
     cl.with(&ctx.srv.config, |st| {
+        // Become a master first (a replica cannot forget its master), then
+        // forget every other node, without the FORGET blacklist: Redis
+        // deletes them (clusterReset) and gossip may re-add them.
+        let me = st.me_mut();
+        me.flags.replica = false;
+        me.flags.master = true;
+        me.master = None;
+        let blacklist = st.blacklist.clone();
         let others: Vec<NodeId> = st
             .nodes
             .keys()
@@ -71,15 +79,12 @@ fn reset(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         for id in others {
             let _ = st.forget(id);
         }
+        st.blacklist = blacklist;
         for slot in 0..SLOTS as u16 {
             st.assign(slot, None);
         }
         st.migrating.clear();
         st.importing.clear();
-        let me = st.me_mut();
-        me.flags.replica = false;
-        me.flags.master = true;
-        me.master = None;
         if hard {
             st.current_epoch = 0;
             st.last_vote_epoch = 0;
@@ -590,4 +595,34 @@ fn saveconfig(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 fn links(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let cl = cluster(ctx)?;
     Ok(Reply::Array(cl.links_reply()))
+}
+
+/// DEBUG CLUSTERLINK KILL <to|from|all> <node-id>: close bus links with a
+/// node (tests use it to cut one direction). The outbound sender goes at
+/// once, so nothing sent after the kill travels on the old link.
+pub fn debug_clusterlink_kill(ctx: &mut Ctx, dir: &[u8], node: &[u8]) -> CmdResult {
+    let Some(cl) = &ctx.srv.cluster else {
+        return Err(RedisError::err(
+            "Debug option only available for cluster mode enabled setup!",
+        ));
+    };
+    let id = parse_id(node)
+        .filter(|id| cl.read(|st| st.nodes.contains_key(id)))
+        .ok_or_else(|| RedisError::err(format!("Unknown node {}", args::text(node))))?;
+    let (to, from) = match args::lower(dir).as_str() {
+        "to" => (true, false),
+        "from" => (false, true),
+        "all" => (true, true),
+        _ => {
+            return Err(RedisError::err(format!(
+                "Unknown direction {}",
+                args::text(dir)
+            )))
+        }
+    };
+    if to {
+        cl.links.drop_out(&id);
+    }
+    cl.links.registry.kill(&id, to, from);
+    Ok(Reply::OK)
 }

@@ -174,6 +174,10 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                         (name.clone(), format!("Unable to listen on this port: {e}"))
                     })?;
                 }
+                crate::cluster::update_announced_ports(ctx.srv);
+            }
+            "cluster-announce-port" | "cluster-announce-bus-port" => {
+                crate::cluster::update_announced_ports(ctx.srv);
             }
             _ => {}
         }

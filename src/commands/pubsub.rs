@@ -168,9 +168,12 @@ fn publish_generic(ctx: &mut Ctx, argv: &[Bytes], shard: bool) -> CmdResult {
         .pubsub
         .publish(shard, &argv[1], &argv[2], limits, ctx.now_ms);
     // Outside cluster mode Redis sends PUBLISH to replicas (not the AOF)
-    // so their subscribers see the message too.
+    // so their subscribers see the message too; in a cluster it goes over
+    // the bus, to every node (PUBLISH) or to the shard (SPUBLISH).
     if ctx.srv.cluster.is_none() {
         crate::replication::propagate_repl_only(ctx.srv, ctx.sess.db, argv);
+    } else {
+        crate::cluster::bus::link::propagate_publish(ctx.srv, shard, &argv[1], &argv[2]);
     }
     Ok(Reply::Int(n as i64))
 }

@@ -245,7 +245,19 @@ async fn full_sync(srv: &Arc<Server>, l: &mut Link, id: &str, off: i64) -> Res<(
         payload.len()
     );
     let srv2 = srv.clone();
-    srv.loading.store(true, Ordering::Relaxed);
+    // Redis loads on its main thread and answers other clients (with
+    // -LOADING) only every loading-process-events-interval-bytes; a smaller
+    // payload is loaded before any other command runs. Here the load holds
+    // the keyspace gate, so commands on keys wait for it instead, and only
+    // a payload Redis would interrupt makes clients see -LOADING.
+    let interval = srv
+        .config
+        .get_i64("loading-process-events-interval-bytes")
+        .max(0) as usize;
+    let announce = payload.len() > interval;
+    if announce {
+        srv.loading.store(true, Ordering::Relaxed);
+    }
     let loaded = tokio::task::spawn_blocking(move || load(&srv2, &payload))
         .await
         .map_err(|e| e.to_string())
@@ -367,7 +379,7 @@ async fn stream(srv: &Arc<Server>, mut l: Link, token: &CancellationToken) -> Re
     );
     srv.clients.register(sess.info.clone());
     let done = CancellationToken::new();
-    close_on_kill(&mut l, &sess, &done);
+    close_on_kill(srv, &mut l, &sess, &done);
     let r = stream_loop(srv, &mut l, token, &mut sess).await;
     done.cancel();
     srv.clients.unregister(sess.id);
@@ -377,18 +389,26 @@ async fn stream(srv: &Arc<Server>, mut l: Link, token: &CancellationToken) -> Re
 /// CLIENT KILL TYPE master must drop the link at once, as Redis frees the
 /// client synchronously, even while our runtime is busy (DEBUG SLEEP): a
 /// helper thread holding a duplicate of the socket shuts it down.
-fn close_on_kill(l: &mut Link, sess: &Session, done: &CancellationToken) {
+fn close_on_kill(srv: &Arc<Server>, l: &mut Link, sess: &Session, done: &CancellationToken) {
     let Some(dup) = l.dup.take() else {
         return;
     };
     let handle = tokio::runtime::Handle::current();
     let kill = sess.info.kill.clone();
     let done = done.clone();
+    let link = srv.clone();
     std::thread::spawn(move || {
         handle.block_on(async {
             tokio::select! {
                 _ = kill.cancelled() => {
                     let _ = dup.shutdown(std::net::Shutdown::Both);
+                    // The link is down from now on, however long the
+                    // runtime takes to notice (the data age of a replica
+                    // failover counts from here, as in Redis).
+                    let l = &link.repl.link;
+                    if l.up.swap(false, Ordering::Relaxed) {
+                        l.down_since_ms.store(clock::now_ms(), Ordering::Relaxed);
+                    }
                 }
                 _ = done.cancelled() => {}
             }

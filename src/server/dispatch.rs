@@ -305,6 +305,7 @@ fn cluster_route(
         asking: sess.asking || cmd.has(flag::ASKING),
         readonly_client: sess.readonly,
         is_migrate: cmd.meta.name == "migrate",
+        pubsub_shard: matches!(cmd.meta.name, "ssubscribe" | "sunsubscribe" | "spublish"),
     };
     let db = srv.ks.db(0);
     let now = crate::util::clock::now_ms();

@@ -34,6 +34,11 @@ impl Links {
     pub fn clear(&self) {
         self.out.lock().clear();
     }
+
+    /// Stop sending to `id` over its outbound link (it reconnects later).
+    pub fn drop_out(&self, id: &NodeId) {
+        self.out.lock().remove(id);
+    }
 }
 
 pub fn settings(srv: &Server) -> Settings {
@@ -51,8 +56,11 @@ pub fn settings(srv: &Server) -> Settings {
 
 /// Start the bus listener and the cluster cron.
 pub fn start(srv: Arc<Server>) {
-    let Some(cl) = &srv.cluster else { return };
-    let cport = cl.read(|st| st.me().cport);
+    if srv.cluster.is_none() {
+        return;
+    }
+    // The real bus port: myself's entry carries the announced one.
+    let cport = crate::cluster::bus_port(&srv.config);
     let srv2 = srv.clone();
     tokio::spawn(async move {
         let listener = match TcpListener::bind(("0.0.0.0", cport)).await {
@@ -91,6 +99,52 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
             body: msg.body,
         },
     })
+}
+
+/// Send a PUBLISH to every node (Redis clusterPropagatePublish), or a
+/// SPUBLISH to the other nodes of my shard: my master or myself, and its
+/// replicas (clusterPropagatePublishShard).
+pub fn propagate_publish(
+    srv: &Arc<Server>,
+    shard: bool,
+    channel: &bytes::Bytes,
+    message: &bytes::Bytes,
+) {
+    let Some(cl) = &srv.cluster else { return };
+    let (channel, message) = (channel.clone(), message.clone());
+    let body = if shard {
+        Body::PublishShard { channel, message }
+    } else {
+        Body::Publish { channel, message }
+    };
+    // The sender header is filled in by `complete`.
+    let msg = Msg {
+        header: Default::default(),
+        body,
+    };
+    if !shard {
+        perform(srv, vec![Action::Broadcast(msg)], None);
+        return;
+    }
+    let targets: Vec<NodeId> = cl.read(|st| {
+        let me = st.me();
+        let master = if me.flags.replica {
+            me.master
+        } else {
+            Some(st.myself)
+        };
+        st.nodes
+            .values()
+            .filter(|n| n.id != st.myself && master.is_some())
+            .filter(|n| Some(n.id) == master || (n.flags.replica && n.master == master))
+            .map(|n| n.id)
+            .collect()
+    });
+    let sends = targets
+        .into_iter()
+        .map(|id| Action::Send(id, msg.clone()))
+        .collect();
+    perform(srv, sends, None);
 }
 
 /// A FAILOVER_AUTH_ACK being sent: the vote it carries must be durable.
@@ -227,13 +281,16 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
     let guard = cl.links.registry.register(false, None, clock::now_ms());
     let mut buf = BytesMut::with_capacity(4096);
     let srv2 = srv.clone();
-    read_loop(&mut rd, &mut buf, |m| {
+    let reading = read_loop(&mut rd, &mut buf, |m| {
         if !m.header.sender.is_null() {
             cl.links.registry.set_node(guard.id, m.header.sender);
         }
         on_msg(&srv2, &m, &link, Some(&tx))
-    })
-    .await;
+    });
+    tokio::select! {
+        _ = reading => {}
+        _ = guard.kill.cancelled() => {}
+    }
     writer.abort();
 }
 
@@ -273,7 +330,7 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
     let (mut rd, wr) = stream.into_split();
     let (tx, writer) = spawn_writer(wr);
     cl.links.out.lock().insert(id, tx.clone());
-    let _guard = cl.links.registry.register(true, Some(id), clock::now_ms());
+    let guard = cl.links.registry.register(true, Some(id), clock::now_ms());
     let _ = tx.send(first);
     let link = LinkInfo {
         node: Some(id),
@@ -282,7 +339,11 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
     };
     let mut buf = BytesMut::with_capacity(4096);
     let srv2 = srv.clone();
-    read_loop(&mut rd, &mut buf, |m| on_msg(&srv2, &m, &link, Some(&tx))).await;
+    let reading = read_loop(&mut rd, &mut buf, |m| on_msg(&srv2, &m, &link, Some(&tx)));
+    tokio::select! {
+        _ = reading => {}
+        _ = guard.kill.cancelled() => {}
+    }
     writer.abort();
     cl.links.out.lock().remove(&id);
     cl.with(&srv.config, |st| {

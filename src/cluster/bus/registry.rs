@@ -17,6 +17,8 @@ struct Entry {
     outbound: bool,
     node: Option<NodeId>,
     created_ms: u64,
+    /// Cancelled to close the link (DEBUG CLUSTERLINK KILL).
+    kill: tokio_util::sync::CancellationToken,
 }
 
 /// Registered links.
@@ -30,6 +32,8 @@ pub struct Registry {
 pub struct LinkGuard {
     reg: Arc<Registry>,
     pub id: u64,
+    /// Cancelled when the link must close.
+    pub kill: tokio_util::sync::CancellationToken,
 }
 
 impl Drop for LinkGuard {
@@ -47,16 +51,33 @@ impl Registry {
         now_ms: u64,
     ) -> LinkGuard {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
+        let kill = tokio_util::sync::CancellationToken::new();
         let entry = Entry {
             outbound,
             node,
             created_ms: now_ms,
+            kill: kill.clone(),
         };
         self.entries.lock().insert(id, entry);
         LinkGuard {
             reg: self.clone(),
             id,
+            kill,
         }
+    }
+
+    /// Close the links of `node`: outbound ones ("to"), inbound ones
+    /// ("from"), or both. Returns how many were closed.
+    pub fn kill(&self, node: &NodeId, to: bool, from: bool) -> usize {
+        let entries = self.entries.lock();
+        let mut n = 0;
+        for e in entries.values() {
+            if e.node.as_ref() == Some(node) && ((e.outbound && to) || (!e.outbound && from)) {
+                e.kill.cancel();
+                n += 1;
+            }
+        }
+        n
     }
 
     /// Attribute an inbound link to the node that sent a message on it.

@@ -1,0 +1,118 @@
+//! Pub/Sub across a 3-master + 3-replica Shoal cluster: PUBLISH reaches
+//! subscribers on every node over the bus; shard channels are served by
+//! the slot's master and its replicas (SSUBSCRIBE on a replica without
+//! READONLY), SPUBLISH reaches the whole shard, and a migrating slot's
+//! channels stay with the source until SETSLOT NODE.
+
+use std::time::Duration;
+
+use cluster_tests::client::key_slot;
+use cluster_tests::resp::{Conn, Value};
+use cluster_tests::{have_redis_tools, Cluster, Kind, Node};
+
+/// Read one push and return its strings (kind, channel, payload).
+fn read_message(c: &mut Conn) -> Vec<String> {
+    match c.read() {
+        Ok(v) => v.items().iter().map(Value::text).collect(),
+        Err(e) => panic!("no message arrived: {e}"),
+    }
+}
+
+fn subscriber(node: &Node, verb: &str, channel: &str) -> Conn {
+    let mut c = node.conn();
+    let reply = c.cmd(&[verb, channel]);
+    assert_eq!(reply.items().len(), 3, "{verb} on {}: {reply:?}", node.port);
+    assert_eq!(reply.items()[0].text(), verb.to_ascii_lowercase());
+    c
+}
+
+/// The node whose CLUSTER NODES line for itself says it owns `slot` as a
+/// master, and the replicas of that master.
+fn shard_of(cl: &Cluster, slot: u16) -> (usize, Vec<usize>) {
+    let owner = cl
+        .nodes
+        .iter()
+        .position(|n| {
+            let me = n.nodes().into_iter().find(|l| l.contains("myself"));
+            me.is_some_and(|l| l.contains("master") && owns(&l, slot))
+        })
+        .expect("a master owns the slot");
+    let owner_id = cl.nodes[owner].id();
+    let replicas = (0..cl.nodes.len())
+        .filter(|&i| {
+            cl.nodes[i]
+                .nodes()
+                .iter()
+                .any(|l| l.contains("myself") && l.contains(&format!("slave {owner_id}")))
+        })
+        .collect();
+    (owner, replicas)
+}
+
+/// Whether a CLUSTER NODES line lists `slot` among its ranges.
+fn owns(line: &str, slot: u16) -> bool {
+    line.split(' ').skip(8).any(|r| {
+        let mut ends = r.splitn(2, '-').map(|x| x.parse::<u16>().ok());
+        match (ends.next().flatten(), ends.next()) {
+            (Some(a), Some(Some(b))) => (a..=b).contains(&slot),
+            (Some(a), None) => a == slot,
+            _ => false,
+        }
+    })
+}
+
+#[test]
+fn publish_reaches_every_node_and_shard_channels_stay_in_their_shard() {
+    if !have_redis_tools() {
+        return;
+    }
+    let cl = Cluster::create(&[Kind::Shoal; 6], 1, 2000);
+    cl.wait_check_ok(Duration::from_secs(20));
+
+    // PUBLISH on one node is delivered by every other node.
+    let mut subs: Vec<Conn> = cl.nodes[1..]
+        .iter()
+        .map(|n| subscriber(n, "SUBSCRIBE", "news"))
+        .collect();
+    assert_eq!(
+        cl.nodes[0].cmd(&["PUBLISH", "news", "hello"]).int(),
+        Some(0)
+    );
+    for s in &mut subs {
+        assert_eq!(read_message(s), ["message", "news", "hello"]);
+    }
+
+    // A shard channel: its master and that master's replica serve it, the
+    // replica without READONLY; SPUBLISH on the master reaches both.
+    let channel = "orders";
+    let slot = key_slot(channel.as_bytes());
+    let (owner, replicas) = shard_of(&cl, slot);
+    assert!(!replicas.is_empty(), "{}", cl.describe());
+    let mut on_master = subscriber(&cl.nodes[owner], "SSUBSCRIBE", channel);
+    let mut on_replica = subscriber(&cl.nodes[replicas[0]], "SSUBSCRIBE", channel);
+    let n = cl.nodes[owner].cmd(&["SPUBLISH", channel, "one"]);
+    assert_eq!(n.int(), Some(1), "{n:?}");
+    assert_eq!(read_message(&mut on_master), ["smessage", channel, "one"]);
+    assert_eq!(read_message(&mut on_replica), ["smessage", channel, "one"]);
+
+    // While the slot migrates, its channels are still served by the source.
+    let target = (0..cl.nodes.len())
+        .find(|&i| {
+            i != owner
+                && !replicas.contains(&i)
+                && cl.nodes[i]
+                    .nodes()
+                    .iter()
+                    .any(|l| l.contains("myself,master"))
+        })
+        .expect("another master");
+    let target_id = cl.nodes[target].id();
+    let s = slot.to_string();
+    let r = cl.nodes[owner].cmd(&["CLUSTER", "SETSLOT", &s, "MIGRATING", &target_id]);
+    assert_eq!(r.text(), "OK");
+    let n = cl.nodes[owner].cmd(&["SPUBLISH", channel, "two"]);
+    assert_eq!(n.int(), Some(1), "{n:?}");
+    assert_eq!(read_message(&mut on_master), ["smessage", channel, "two"]);
+    let r = cl.nodes[owner].cmd(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+    assert_eq!(r.text(), "OK");
+}

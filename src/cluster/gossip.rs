@@ -481,6 +481,7 @@ fn update_slots(
         st.me().master
     };
     let mut lost_to_sender = false;
+    let mut migrated_our_slots = 0;
     let mut changed = false;
     for s in super::slots::iter(claimed) {
         let owner = st.owners[usize::from(s)];
@@ -497,6 +498,7 @@ fn update_slots(
         if owner.is_none() || owner_epoch < epoch {
             if owner.is_some() && owner == curmaster {
                 lost_to_sender = true;
+                migrated_our_slots += 1;
             }
             st.assign(s, Some(sender));
             if owner == Some(me) {
@@ -517,7 +519,11 @@ fn update_slots(
     let shard_empty = curmaster
         .and_then(|m| st.nodes.get(&m))
         .is_some_and(|n| n.slots.count() == 0);
-    if lost_to_sender && shard_empty {
+    // Without replica migration only a takeover of the whole shard (a
+    // failover: the sender claims exactly what it took from us) is
+    // followed; a resharding that empties it leaves the replicas in place.
+    let whole_shard = claimed.count() == migrated_our_slots;
+    if lost_to_sender && shard_empty && (st.allow_replica_migration || whole_shard) {
         tracing::warn!(
             "Configuration change detected. Reconfiguring myself as a replica of {}",
             super::state::id_str(&sender)

@@ -93,6 +93,7 @@ impl Cluster {
     /// routing snapshot.
     pub fn with<R>(&self, cfg: &Config, f: impl FnOnce(&mut ClusterState) -> R) -> R {
         let mut st = self.state.lock();
+        st.allow_replica_migration = cfg.get_bool("cluster-allow-replica-migration");
         let r = f(&mut st);
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();

@@ -159,6 +159,8 @@ pub struct ClusterState {
     pub importing: BTreeMap<u16, NodeId>,
     pub ok: bool,
     pub require_full_coverage: bool,
+    /// cluster-allow-replica-migration, refreshed before every change.
+    pub allow_replica_migration: bool,
     pub stats_sent: BTreeMap<&'static str, u64>,
     pub stats_received: BTreeMap<&'static str, u64>,
     /// Nodes recently FORGOTten: not re-added from gossip until the time (ms).
@@ -202,6 +204,7 @@ impl ClusterState {
             importing: BTreeMap::new(),
             ok: false,
             require_full_coverage: true,
+            allow_replica_migration: true,
             stats_sent: BTreeMap::new(),
             stats_received: BTreeMap::new(),
             blacklist: HashMap::new(),

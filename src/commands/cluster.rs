@@ -334,9 +334,13 @@ fn slot_args(argv: &[Bytes]) -> Result<Vec<u16>, RedisError> {
         .collect()
 }
 
+/// Start/end pairs of ADDSLOTSRANGE / DELSLOTSRANGE (`argv` is the whole
+/// command, so the arity error names the right subcommand).
 fn range_args(argv: &[Bytes]) -> Result<Vec<u16>, RedisError> {
+    let name = format!("cluster|{}", args::lower(&argv[1]));
+    let argv = &argv[2..];
     if !argv.len().is_multiple_of(2) {
-        return Err(RedisError::arity(b"cluster|addslotsrange"));
+        return Err(RedisError::arity(name.as_bytes()));
     }
     let mut out = Vec::new();
     for pair in argv.chunks(2) {
@@ -374,7 +378,7 @@ fn addslots(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn addslotsrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     cluster(ctx)?;
-    let s = range_args(&argv[2..])?;
+    let s = range_args(argv)?;
     change_slots(ctx, s, true)
 }
 
@@ -386,7 +390,7 @@ fn delslots(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 
 fn delslotsrange(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     cluster(ctx)?;
-    let s = range_args(&argv[2..])?;
+    let s = range_args(argv)?;
     change_slots(ctx, s, false)
 }
 
@@ -491,6 +495,8 @@ fn setslot_node(
             "Can't assign hashslot {slot} to a different node while I still hold keys for this hash slot."
         )));
     }
+    let follow = ctx.srv.config.get_bool("cluster-allow-replica-migration");
+    let mut actions = Vec::new();
     let (bumped, imported) = cl.with(&ctx.srv.config, |st| {
         // A migrating slot left without keys stops migrating, whoever the
         // new owner is; one that still has keys keeps its state.
@@ -498,6 +504,15 @@ fn setslot_node(
             st.migrating.remove(&slot);
         }
         st.assign(slot, Some(to));
+        // A master that gave away its last slot follows the node that
+        // took it (Redis's SETSLOT NODE with allow-replica-migration).
+        if owner == Some(me) && to != me && follow && st.me().slots.count() == 0 {
+            tracing::warn!(
+                "Configuration change detected. Reconfiguring myself as a replica of {}",
+                id_str(&to)
+            );
+            crate::cluster::failover::set_master(st, to, &mut actions);
+        }
         // Importing ends only when the slot is assigned to myself: claim it
         // with a new epoch (without consensus) so the cluster accepts it.
         if to == me && st.importing.remove(&slot).is_some() {
@@ -509,6 +524,9 @@ fn setslot_node(
         }
         (false, false)
     });
+    if !actions.is_empty() {
+        crate::cluster::bus::link::perform(ctx.srv, actions, None);
+    }
     if imported {
         // Let the other nodes know the new owner right away.
         crate::cluster::broadcast_pong(ctx.srv);

@@ -134,6 +134,48 @@ impl PubSub {
         n
     }
 
+    /// Whether `client` is still subscribed to `name` (a node that lost a
+    /// slot drops its shard channels behind the sessions' back).
+    pub fn is_subscribed(&self, k: Kind, name: &[u8], client: u64) -> bool {
+        let mut inner = self.inner.lock();
+        inner
+            .map(k)
+            .get(name)
+            .is_some_and(|s| s.contains_key(&client))
+    }
+
+    /// Drop every shard channel `lost` says is no longer served here and
+    /// tell each subscriber with a `sunsubscribe` push carrying its
+    /// remaining shard subscriptions (Redis removeChannelsInSlot).
+    pub fn drop_shard_channels(&self, lost: impl Fn(&[u8]) -> bool) {
+        let mut inner = self.inner.lock();
+        if inner.shard.is_empty() {
+            return;
+        }
+        let gone: Vec<Bytes> = inner.shard.keys().filter(|c| lost(c)).cloned().collect();
+        for channel in gone {
+            let Some(subs) = inner.shard.remove(&channel) else {
+                continue;
+            };
+            for sub in subs.values() {
+                let left = inner
+                    .shard
+                    .values()
+                    .filter(|m| m.contains_key(&sub.client))
+                    .count();
+                let reply = Reply::Push(vec![
+                    Reply::bulk_str("sunsubscribe"),
+                    Reply::Bulk(channel.clone()),
+                    Reply::Int(left as i64),
+                ]);
+                let mut buf = bytes::BytesMut::new();
+                reply.encode(sub.resp, &mut buf);
+                sub.pending.fetch_add(buf.len(), Ordering::Relaxed);
+                let _ = sub.tx.send(buf.freeze());
+            }
+        }
+    }
+
     /// Record the pubsub output buffer limits (start-up, CONFIG SET).
     pub fn set_limits(&self, limits: Limits) {
         *self.limits.lock() = Some(limits);

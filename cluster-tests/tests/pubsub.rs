@@ -1,8 +1,9 @@
 //! Pub/Sub across a 3-master + 3-replica Shoal cluster: PUBLISH reaches
 //! subscribers on every node over the bus; shard channels are served by
 //! the slot's master and its replicas (SSUBSCRIBE on a replica without
-//! READONLY), SPUBLISH reaches the whole shard, and a migrating slot's
-//! channels stay with the source until SETSLOT NODE.
+//! READONLY), SPUBLISH reaches the whole shard, a migrating slot's
+//! channels stay with the source until SETSLOT NODE, and then their
+//! subscribers get a `sunsubscribe`.
 
 use std::time::Duration;
 
@@ -113,6 +114,23 @@ fn publish_reaches_every_node_and_shard_channels_stay_in_their_shard() {
     let n = cl.nodes[owner].cmd(&["SPUBLISH", channel, "two"]);
     assert_eq!(n.int(), Some(1), "{n:?}");
     assert_eq!(read_message(&mut on_master), ["smessage", channel, "two"]);
-    let r = cl.nodes[owner].cmd(&["CLUSTER", "SETSLOT", &s, "STABLE"]);
+    assert_eq!(read_message(&mut on_replica), ["smessage", channel, "two"]);
+    let owner_id = cl.nodes[owner].id();
+    let r = cl.nodes[target].cmd(&["CLUSTER", "SETSLOT", &s, "IMPORTING", &owner_id]);
     assert_eq!(r.text(), "OK");
+
+    // Once the slot leaves the shard, its subscribers are unsubscribed:
+    // on the source at once, on its replica when it learns the new owner.
+    let r = cl.nodes[owner].cmd(&["CLUSTER", "SETSLOT", &s, "NODE", &target_id]);
+    assert_eq!(r.text(), "OK");
+    assert_eq!(read_message(&mut on_master), ["sunsubscribe", channel, "0"]);
+    let r = cl.nodes[target].cmd(&["CLUSTER", "SETSLOT", &s, "NODE", &target_id]);
+    assert_eq!(r.text(), "OK");
+    assert_eq!(
+        read_message(&mut on_replica),
+        ["sunsubscribe", channel, "0"]
+    );
+    // Out of subscribe mode again: ordinary commands run (and redirect).
+    let r = on_master.cmd(&["GET", channel]);
+    assert!(r.text().starts_with("MOVED"), "{r:?}");
 }

@@ -238,6 +238,13 @@ impl SlotMap {
         Ok(())
     }
 
+    /// Whether `channel`'s slot is served by my shard (myself or my
+    /// master): shard channels of other slots are dropped.
+    pub fn serves_channel(&self, channel: &[u8]) -> bool {
+        let owner = self.owners[usize::from(key_slot(channel))];
+        owner != NONE && (owner == self.myself || self.my_master == Some(owner))
+    }
+
     /// Whether a client blocked on `keys` must be unblocked with an error
     /// (Redis clusterRedirectBlockedClientIfNeeded): the cluster is down,
     /// or a key's slot is neither served nor being imported here.

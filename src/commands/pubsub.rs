@@ -64,6 +64,18 @@ fn count(sess: &Session, k: Kind) -> i64 {
     }
 }
 
+/// Drop from the session the shard channels the node dropped when it
+/// stopped serving their slot (the client got its `sunsubscribe` push).
+pub fn forget_dropped_shard_channels(srv: &Server, sess: &mut Session) {
+    let before = sess.ssubs.len();
+    let id = sess.id;
+    sess.ssubs
+        .retain(|c| srv.pubsub.is_subscribed(Kind::Shard, c, id));
+    if sess.ssubs.len() != before {
+        sync_counts(sess);
+    }
+}
+
 fn sync_counts(sess: &Session) {
     sess.info.sub.store(sess.subs.len(), Ordering::Relaxed);
     sess.info.psub.store(sess.psubs.len(), Ordering::Relaxed);

@@ -94,6 +94,11 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
             return reject(srv, sess, target, e);
         }
     };
+    // Shard channels this node stopped serving were dropped by the cluster
+    // cron; the session forgets them before its subscribe mode is judged.
+    if !sess.ssubs.is_empty() {
+        crate::commands::pubsub::forget_dropped_shard_channels(srv, sess);
+    }
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
     }

@@ -372,6 +372,10 @@ async fn cron(srv: Arc<Server>) {
             out
         });
         perform(&srv, actions, None);
+        // Subscribers of shard channels whose slot left my shard are told
+        // with a `sunsubscribe` (Redis does it when the slot is deleted).
+        let map = cl.map();
+        srv.pubsub.drop_shard_channels(|c| !map.serves_channel(c));
         connect_missing(&srv, &s);
     }
 }

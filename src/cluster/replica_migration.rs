@@ -22,11 +22,28 @@ fn working_replicas(st: &ClusterState, master: &NodeId) -> Vec<NodeId> {
 
 /// Called every cron tick.
 pub fn cron(st: &mut ClusterState, s: &Settings, now: u64, out: &mut Vec<Action>) {
-    // A master seen with a replica becomes a migration target (MIGRATE_TO).
-    let with_replicas: Vec<NodeId> = st.nodes.values().filter_map(|n| n.master).collect();
+    // A master seen with a replica becomes a migration target (MIGRATE_TO),
+    // and so does every master serving slots once some master has replicas
+    // (Redis flags a master at its first slot when masters have slaves, and
+    // a replica promoted to master): a promoted replica left without
+    // replicas is then adopted.
+    let with_replicas: Vec<NodeId> = st
+        .nodes
+        .values()
+        .filter(|n| n.flags.replica)
+        .filter_map(|n| n.master)
+        .collect();
+    let masters_have_replicas = !with_replicas.is_empty();
     for m in with_replicas {
         if let Some(n) = st.nodes.get_mut(&m) {
             n.migrate_to = true;
+        }
+    }
+    if masters_have_replicas {
+        for n in st.nodes.values_mut() {
+            if n.is_master() && n.slots.count() > 0 {
+                n.migrate_to = true;
+            }
         }
     }
     let me = st.me();

@@ -51,7 +51,15 @@ pub fn reconcile(srv: &Arc<Server>) {
 
 /// Copy the replication offset and master link status into the state.
 pub fn refresh(srv: &Arc<Server>, st: &mut crate::cluster::ClusterState) {
-    st.me_mut().repl_offset = repl::repl_offset(srv);
+    // During a full sync a replica has no data to offer yet: it announces
+    // offset 0 (Redis: no master client while the RDB is transferred).
+    let syncing = st.me().flags.replica
+        && srv
+            .repl
+            .link
+            .sync_in_progress
+            .load(std::sync::atomic::Ordering::Relaxed);
+    st.me_mut().repl_offset = if syncing { 0 } else { repl::repl_offset(srv) };
     // The age of a replica's data (Redis's data_age): since the link went
     // down, or since the last byte from the master while it is up.
     st.fo.link_down_since = if st.me().flags.replica {

@@ -236,8 +236,14 @@ fn slots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
                 Reply::Int(end as i64),
                 node_entry(st, &owner),
             ];
+            // A replica still loading its first sync announces offset 0
+            // and is left out, as Redis's isReplicaAvailable does.
             for r in replicas_of(st, &owner) {
-                if st.nodes.get(&r).is_some_and(|n| !n.is_failing()) {
+                if st
+                    .nodes
+                    .get(&r)
+                    .is_some_and(|n| !n.is_failing() && n.repl_offset != 0)
+                {
                     entry.push(node_entry(st, &r));
                 }
             }

@@ -31,6 +31,21 @@ pub async fn serve(srv: Arc<Server>) -> i32 {
         tracing::warn!("{e}");
         return 1;
     }
+    // A node that starts as a replica (replicaof, or a replica in
+    // nodes.conf) keeps the expired keys of its files: only its master's
+    // DELs remove them, as in Redis (iAmMaster() during the load).
+    let replica_in_cluster = srv
+        .cluster
+        .as_ref()
+        .is_some_and(|c| c.read(|st| st.me().flags.replica));
+    let replicaof = srv.config.get("replicaof");
+    let follows = replicaof
+        .split_whitespace()
+        .next()
+        .is_some_and(|h| !h.eq_ignore_ascii_case("no"));
+    if replica_in_cluster || follows {
+        srv.ks.set_replica(true);
+    }
     let loader = srv.clone();
     let loaded = tokio::task::spawn_blocking(move || crate::persistence::load_data(&loader)).await;
     srv.loading.store(false, Ordering::Relaxed);

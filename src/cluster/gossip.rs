@@ -227,8 +227,16 @@ pub fn on_message(
         Body::Ping(p) | Body::Meet(p) => {
             let is_meet = matches!(msg.body, Body::Meet(_));
             on_ping(st, s, msg, p, link, known, is_meet, now, &mut out);
+            if known {
+                ping_extensions(st, &msg.header.sender, p);
+            }
         }
-        Body::Pong(p) => on_pong(st, msg, p, link, known, now, &mut out),
+        Body::Pong(p) => {
+            on_pong(st, msg, p, link, known, now, &mut out);
+            if known {
+                ping_extensions(st, &msg.header.sender, p);
+            }
+        }
         Body::Fail { about } if known => {
             if let Some(n) = st.nodes.get_mut(about) {
                 if !n.flags.fail && !n.flags.myself {
@@ -312,6 +320,22 @@ fn on_ping(
     let reply = ping_msg(st, s, 1, Some(h.sender));
     *st.stats_sent.entry("pong").or_insert(0) += 1;
     out.push(Action::Reply(reply));
+}
+
+/// What a ping's extensions say about its sender: its announced hostname,
+/// none when it sent no hostname extension (Redis 7.0
+/// clusterProcessPingExtensions).
+fn ping_extensions(st: &mut ClusterState, sender: &NodeId, p: &PingBody) {
+    if *sender == st.myself {
+        return;
+    }
+    let hostname = p.extensions.iter().find_map(|e| match e {
+        PingExt::Hostname(h) => Some(String::from_utf8_lossy(h).into_owned()),
+        _ => None,
+    });
+    if let Some(n) = st.nodes.get_mut(sender) {
+        n.hostname = hostname.unwrap_or_default();
+    }
 }
 
 /// A known node that pings from a new address or announces new ports

@@ -202,16 +202,19 @@ pub fn announced_ports(cfg: &Config) -> (u16, u16) {
     )
 }
 
-/// CONFIG SET of a port or an announced port: myself's entry changes at
-/// once, and peers learn it from the next ping.
+/// Start-up and CONFIG SET of a port, an announced port or the announced
+/// hostname: myself's entry changes at once, peers learn it from the next
+/// ping.
 pub fn update_announced_ports(srv: &crate::server::Server) {
     let Some(cl) = &srv.cluster else { return };
     let (port, cport) = announced_ports(&srv.config);
+    let hostname = srv.config.get("cluster-announce-hostname");
     let changed = cl.with(&srv.config, |st| {
         let me = st.me_mut();
-        let changed = (me.port, me.cport) != (port, cport);
+        let changed = (me.port, me.cport, me.hostname.as_str()) != (port, cport, hostname.as_str());
         me.port = port;
         me.cport = cport;
+        me.hostname = hostname;
         changed
     });
     if changed {

@@ -176,7 +176,7 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                 }
                 crate::cluster::update_announced_ports(ctx.srv);
             }
-            "cluster-announce-port" | "cluster-announce-bus-port" => {
+            "cluster-announce-port" | "cluster-announce-bus-port" | "cluster-announce-hostname" => {
                 crate::cluster::update_announced_ports(ctx.srv);
             }
             _ => {}

@@ -59,6 +59,8 @@ pub fn start(srv: Arc<Server>) {
     if srv.cluster.is_none() {
         return;
     }
+    // myself's entry carries the announced ports and hostname.
+    crate::cluster::update_announced_ports(&srv);
     // The real bus port: myself's entry carries the announced one.
     let cport = crate::cluster::bus_port(&srv.config);
     let srv2 = srv.clone();

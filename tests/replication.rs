@@ -433,3 +433,48 @@ fn digests_match_between_primary_replica_and_redis() {
     }
     assert_eq!(ours, xc.cmd(&keys));
 }
+
+/// A replica with an AOF rewrites it after a full sync, so that the AOF
+/// holds what the sync brought (Redis restartAOFAfterSYNC): started again
+/// on its own, it has every key.
+#[test]
+fn replica_aof_is_rewritten_after_full_sync() {
+    let m = Server::shoal(&["--repl-diskless-sync-delay", "0"]);
+    let mut mc = m.conn();
+    mc.cmd(&["SET", "before", "1"]);
+    let mp = m.port.to_string();
+    let mut r = Server::shoal(&[
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--replicaof",
+        "127.0.0.1",
+        &mp,
+    ]);
+    assert!(wait_until(Duration::from_secs(10), || link_up(r.port)));
+    mc.cmd(&["SET", "after", "2"]);
+    assert!(wait_until(Duration::from_secs(10), || caught_up(
+        m.port, r.port
+    )));
+    let aof_dir = r.dir.path().join("appendonlydir");
+    let rewritten = || {
+        std::fs::read_dir(&aof_dir)
+            .map(|d| {
+                d.flatten()
+                    .any(|e| e.file_name() == "appendonly.aof.2.base.rdb")
+            })
+            .unwrap_or(false)
+    };
+    assert!(wait_until(Duration::from_secs(10), rewritten));
+    assert!(wait_until(Duration::from_secs(10), || {
+        field(r.port, "persistence", "aof_rewrite_in_progress") == "0"
+    }));
+    let _ = r.child.kill();
+    let _ = r.child.wait();
+    let dir = r.dir.path().display().to_string();
+    let alone = Server::shoal(&["--appendonly", "yes", "--dir", &dir]);
+    let mut c = alone.conn();
+    assert_eq!(c.cmd(&["GET", "before"]), bulk("1"));
+    assert_eq!(c.cmd(&["GET", "after"]), bulk("2"));
+}

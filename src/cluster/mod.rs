@@ -56,7 +56,7 @@ impl Cluster {
         };
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();
-        let map = ArcSwap::from_pointee(SlotMap::build(&st, false, false));
+        let map = ArcSwap::from_pointee(SlotMap::build(&st, false, routing::Endpoint::Ip));
         let c = Cluster {
             state: Mutex::new(st),
             map,
@@ -98,15 +98,15 @@ impl Cluster {
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();
         let reads = cfg.get_bool("cluster-allow-reads-when-down");
-        let hostname = cfg.get("cluster-preferred-endpoint-type") == "hostname";
+        let endpoint = routing::Endpoint::from_config(&cfg.get("cluster-preferred-endpoint-type"));
         // Most bus messages change nothing routing depends on: rebuild the
         // snapshot only when its inputs changed (an idle node handles tens
         // of messages per second).
-        let key = routing::RoutingKey::of(&st, reads, hostname);
+        let key = routing::RoutingKey::of(&st, reads, endpoint);
         let mut last = self.map_key.lock();
         if last.as_ref() != Some(&key) {
             self.map
-                .store(Arc::new(SlotMap::build(&st, reads, hostname)));
+                .store(Arc::new(SlotMap::build(&st, reads, endpoint)));
             *last = Some(key);
         }
         r

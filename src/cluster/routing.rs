@@ -66,6 +66,36 @@ pub struct Query<'a> {
     pub pubsub_shard: bool,
 }
 
+/// cluster-preferred-endpoint-type: how CLUSTER SLOTS and redirections
+/// name a node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Ip,
+    Hostname,
+    Unknown,
+}
+
+impl Endpoint {
+    pub fn from_config(value: &str) -> Endpoint {
+        match value {
+            "hostname" => Endpoint::Hostname,
+            "unknown-endpoint" => Endpoint::Unknown,
+            _ => Endpoint::Ip,
+        }
+    }
+
+    /// The preferred endpoint of a node (Redis getPreferredEndpoint): a
+    /// missing hostname is "?", an unknown endpoint "".
+    pub fn of<'a>(self, ip: &'a str, hostname: &'a str) -> &'a str {
+        match self {
+            Endpoint::Ip => ip,
+            Endpoint::Hostname if hostname.is_empty() => "?",
+            Endpoint::Hostname => hostname,
+            Endpoint::Unknown => "",
+        }
+    }
+}
+
 /// Everything a [`SlotMap`] is built from, cheap to compare: when it is
 /// unchanged the published snapshot is still right.
 #[derive(Debug, PartialEq, Eq)]
@@ -73,7 +103,7 @@ pub struct RoutingKey {
     owners_gen: u64,
     ok: bool,
     allow_reads_when_down: bool,
-    use_hostname: bool,
+    endpoint: Endpoint,
     my_master: Option<super::NodeId>,
     migrating: Vec<(u16, super::NodeId)>,
     importing: Vec<u16>,
@@ -82,13 +112,13 @@ pub struct RoutingKey {
 }
 
 impl RoutingKey {
-    pub fn of(st: &ClusterState, allow_reads_when_down: bool, use_hostname: bool) -> RoutingKey {
+    pub fn of(st: &ClusterState, allow_reads_when_down: bool, endpoint: Endpoint) -> RoutingKey {
         let me = st.me();
         RoutingKey {
             owners_gen: st.owners_gen,
             ok: st.ok,
             allow_reads_when_down,
-            use_hostname,
+            endpoint,
             my_master: me.master.filter(|_| me.flags.replica),
             migrating: st.migrating.iter().map(|(s, n)| (*s, *n)).collect(),
             importing: st.importing.keys().copied().collect(),
@@ -102,8 +132,9 @@ impl RoutingKey {
 }
 
 impl SlotMap {
-    /// Build the snapshot from the state (`preferred` endpoint type: ip or hostname).
-    pub fn build(st: &ClusterState, allow_reads_when_down: bool, use_hostname: bool) -> SlotMap {
+    /// Build the snapshot from the state, redirections naming nodes by
+    /// the preferred endpoint type.
+    pub fn build(st: &ClusterState, allow_reads_when_down: bool, endpoint: Endpoint) -> SlotMap {
         let positions: HashMap<super::NodeId, u16> = st
             .nodes
             .keys()
@@ -115,11 +146,7 @@ impl SlotMap {
             .nodes
             .values()
             .map(|n| {
-                let host = if use_hostname && !n.hostname.is_empty() {
-                    &n.hostname
-                } else {
-                    &n.ip
-                };
+                let host = endpoint.of(&n.ip, &n.hostname);
                 format!("{host}:{}", n.port)
             })
             .collect();

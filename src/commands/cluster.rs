@@ -6,6 +6,7 @@ use bytes::Bytes;
 
 use super::ctx::Ctx;
 use super::table::Handler;
+use crate::cluster::routing::Endpoint;
 use crate::cluster::slots::parse_slot;
 use crate::cluster::state::{id_str, parse_id, ClusterState};
 use crate::cluster::{Cluster, NodeId};
@@ -193,16 +194,25 @@ fn nodes(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
 
-fn node_entry(st: &ClusterState, id: &NodeId) -> Reply {
+/// A CLUSTER SLOTS node: the preferred endpoint, port, id, then the other
+/// known endpoints (Redis addNodeToNodeReply).
+fn node_entry(st: &ClusterState, id: &NodeId, endpoint: Endpoint) -> Reply {
     let Some(n) = st.nodes.get(id) else {
         return Reply::empty_array();
     };
     let mut meta = Vec::new();
-    if !n.hostname.is_empty() {
+    if endpoint != Endpoint::Ip {
+        meta.push((Reply::bulk_str("ip"), Reply::bulk_str(&n.ip)));
+    }
+    if endpoint != Endpoint::Hostname && !n.hostname.is_empty() {
         meta.push((Reply::bulk_str("hostname"), Reply::bulk_str(&n.hostname)));
     }
+    let first = match endpoint {
+        Endpoint::Unknown => Reply::Nil,
+        e => Reply::bulk_str(e.of(&n.ip, &n.hostname)),
+    };
     Reply::Array(vec![
-        Reply::bulk_str(&n.ip),
+        first,
         Reply::Int(i64::from(n.port)),
         Reply::bulk_str(id_str(id)),
         Reply::Map(meta),
@@ -219,6 +229,7 @@ fn replicas_of(st: &ClusterState, master: &NodeId) -> Vec<NodeId> {
 }
 
 fn slots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
+    let endpoint = Endpoint::from_config(&ctx.srv.config.get("cluster-preferred-endpoint-type"));
     let reply = cluster(ctx)?.read(|st| {
         let mut out = Vec::new();
         let mut start = 0usize;
@@ -234,7 +245,7 @@ fn slots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
             let mut entry = vec![
                 Reply::Int(start as i64),
                 Reply::Int(end as i64),
-                node_entry(st, &owner),
+                node_entry(st, &owner, endpoint),
             ];
             // A replica still loading its first sync announces offset 0
             // and is left out, as Redis's isReplicaAvailable does.
@@ -244,7 +255,7 @@ fn slots(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
                     .get(&r)
                     .is_some_and(|n| !n.is_failing() && n.repl_offset != 0)
                 {
-                    entry.push(node_entry(st, &r));
+                    entry.push(node_entry(st, &r, endpoint));
                 }
             }
             out.push(Reply::Array(entry));

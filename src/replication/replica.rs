@@ -266,6 +266,7 @@ async fn full_sync(srv: &Arc<Server>, l: &mut Link, id: &str, off: i64) -> Res<(
     link.sync_in_progress.store(false, Ordering::Relaxed);
     let n = loaded?;
     tracing::info!("MASTER <-> REPLICA sync: Finished with success ({n} keys)");
+    restart_aof_after_sync(srv);
     let size = super::backlog_size(srv);
     let mut c = srv.repl.core.lock();
     c.replid = id.to_string();
@@ -280,6 +281,19 @@ async fn full_sync(srv: &Arc<Server>, l: &mut Link, id: &str, off: i64) -> Res<(
     link.read_offset.store(off, Ordering::Relaxed);
     link.stream_db.store(0, Ordering::Relaxed);
     Ok(())
+}
+
+/// The AOF described the dataset the full sync just replaced: start it
+/// over with a rewrite whose base is the new dataset (Redis
+/// restartAOFAfterSYNC), or a restart would lose what the sync brought.
+fn restart_aof_after_sync(srv: &Arc<Server>) {
+    if !srv.config.get_bool("appendonly") {
+        return;
+    }
+    crate::persistence::aof::stop_appendonly(srv);
+    if let Err(e) = crate::persistence::aof::start_appendonly(srv, false) {
+        tracing::warn!("Failed enabling the AOF after successful master synchronization! {e}");
+    }
 }
 
 async fn read_payload(srv: &Server, l: &mut Link, header: &str) -> Res<Vec<u8>> {

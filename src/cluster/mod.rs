@@ -94,6 +94,7 @@ impl Cluster {
     pub fn with<R>(&self, cfg: &Config, f: impl FnOnce(&mut ClusterState) -> R) -> R {
         let mut st = self.state.lock();
         st.allow_replica_migration = cfg.get_bool("cluster-allow-replica-migration");
+        st.allow_pubsubshard_when_down = cfg.get_bool("cluster-allow-pubsubshard-when-down");
         let r = f(&mut st);
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
         st.update_state();

@@ -23,6 +23,8 @@ pub struct SlotMap {
     migrating: HashMap<u16, u16>,
     importing: HashSet<u16>,
     pub allow_reads_when_down: bool,
+    /// cluster-allow-pubsubshard-when-down.
+    pub allow_pubsubshard_when_down: bool,
 }
 
 /// Why a command cannot run here.
@@ -103,6 +105,7 @@ pub struct RoutingKey {
     owners_gen: u64,
     ok: bool,
     allow_reads_when_down: bool,
+    allow_pubsubshard_when_down: bool,
     endpoint: Endpoint,
     my_master: Option<super::NodeId>,
     migrating: Vec<(u16, super::NodeId)>,
@@ -118,6 +121,7 @@ impl RoutingKey {
             owners_gen: st.owners_gen,
             ok: st.ok,
             allow_reads_when_down,
+            allow_pubsubshard_when_down: st.allow_pubsubshard_when_down,
             endpoint,
             my_master: me.master.filter(|_| me.flags.replica),
             migrating: st.migrating.iter().map(|(s, n)| (*s, *n)).collect(),
@@ -181,6 +185,7 @@ impl SlotMap {
             migrating: st.migrating.iter().map(|(s, n)| (*s, index(n))).collect(),
             importing: st.importing.keys().copied().collect(),
             allow_reads_when_down,
+            allow_pubsubshard_when_down: st.allow_pubsubshard_when_down,
         }
     }
 
@@ -233,10 +238,14 @@ impl SlotMap {
         }
         let Some(slot) = slot else { return Ok(()) };
         if !self.ok {
-            if !self.allow_reads_when_down {
+            // Shard pub/sub has its own switch (Redis getNodeByQuery).
+            if q.pubsub_shard {
+                if !self.allow_pubsubshard_when_down {
+                    return Err(Redirect::Down);
+                }
+            } else if !self.allow_reads_when_down {
                 return Err(Redirect::Down);
-            }
-            if q.is_write {
+            } else if q.is_write {
                 return Err(Redirect::DownReadOnly);
             }
         }

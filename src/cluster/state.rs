@@ -161,6 +161,8 @@ pub struct ClusterState {
     pub require_full_coverage: bool,
     /// cluster-allow-replica-migration, refreshed before every change.
     pub allow_replica_migration: bool,
+    /// cluster-allow-pubsubshard-when-down, refreshed before every change.
+    pub allow_pubsubshard_when_down: bool,
     pub stats_sent: BTreeMap<&'static str, u64>,
     pub stats_received: BTreeMap<&'static str, u64>,
     /// Nodes recently FORGOTten: not re-added from gossip until the time (ms).
@@ -205,6 +207,7 @@ impl ClusterState {
             ok: false,
             require_full_coverage: true,
             allow_replica_migration: true,
+            allow_pubsubshard_when_down: true,
             stats_sent: BTreeMap::new(),
             stats_received: BTreeMap::new(),
             blacklist: HashMap::new(),

@@ -272,7 +272,14 @@ fn shard_node(st: &ClusterState, id: &NodeId) -> Reply {
     };
     let kv = |k: &str, v: Reply| (Reply::bulk_str(k), v);
     let role = if n.flags.replica { "replica" } else { "master" };
-    let health = if n.is_failing() { "fail" } else { "online" };
+    // A replica that has not finished its first sync announces offset 0.
+    let health = if n.is_failing() {
+        "fail"
+    } else if n.flags.replica && n.repl_offset == 0 {
+        "loading"
+    } else {
+        "online"
+    };
     let mut m = vec![
         kv("id", Reply::bulk_str(id_str(id))),
         kv("port", Reply::Int(i64::from(n.port))),

@@ -1,7 +1,12 @@
 //! The small sorted-set encoding (`listpack` in OBJECT ENCODING): every
 //! element packed into one byte buffer, sorted by (score, member).
 //!
-//! Entry layout: LEB128 member length, member bytes, 8-byte LE score.
+//! Entry layout: LEB128 of (member length << 1 | float flag), member
+//! bytes, then the score: 8 LE bytes when the flag is set, else a zigzag
+//! LEB128 integer. Whole-number scores below 2^53 in magnitude (ranks,
+//! timestamps, counters: the usual leaderboard) take 1-8 bytes instead of
+//! 8, as Redis's listpack stores them as integers, which keeps a small
+//! sorted set no bigger than Redis's.
 //! Like Redis's listpack, every operation is a linear scan; the set never
 //! holds more than zset-max-listpack-entries elements, so that stays cheap
 //! and the whole set costs one allocation. Scores are stored normalized the
@@ -20,40 +25,75 @@ impl std::fmt::Debug for Listpack {
     }
 }
 
-/// Decode the entry at `off`: (member, score, offset of the next entry).
-fn entry_at(buf: &[u8], off: usize) -> (&[u8], f64, usize) {
-    let mut len = 0usize;
-    let mut shift = 0;
-    let mut i = off;
-    loop {
-        let b = buf[i];
-        i += 1;
-        len |= usize::from(b & 0x7F) << shift;
-        if b & 0x80 == 0 {
-            break;
-        }
-        shift += 7;
-    }
-    let member = &buf[i..i + len];
-    let mut sc = [0u8; 8];
-    sc.copy_from_slice(&buf[i + len..i + len + 8]);
-    (member, f64::from_le_bytes(sc), i + len + 8)
+/// 2^53: every integer below it in magnitude is exact as an f64.
+const EXACT_INT: f64 = 9_007_199_254_740_992.0;
+
+/// The score as an integer when it is a whole number stored exactly.
+fn int_score(score: f64) -> Option<i64> {
+    (score.fract() == 0.0 && score.abs() < EXACT_INT).then_some(score as i64)
 }
 
-fn encode(member: &[u8], score: f64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(member.len() + 10);
-    let mut n = member.len();
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     loop {
         let b = (n & 0x7F) as u8;
         n >>= 7;
         if n == 0 {
             out.push(b);
-            break;
+            return;
         }
         out.push(b | 0x80);
     }
-    out.extend_from_slice(member);
-    out.extend_from_slice(&score.to_le_bytes());
+}
+
+/// Read a LEB128 number at `*i` (the buffer is ours: always well formed).
+fn get_varint(buf: &[u8], i: &mut usize) -> u64 {
+    let mut v = 0u64;
+    let mut shift = 0;
+    loop {
+        let b = buf[*i];
+        *i += 1;
+        v |= u64::from(b & 0x7F) << shift;
+        if b & 0x80 == 0 {
+            return v;
+        }
+        shift += 7;
+    }
+}
+
+/// Decode the entry at `off`: (member, score, offset of the next entry).
+fn entry_at(buf: &[u8], off: usize) -> (&[u8], f64, usize) {
+    let mut i = off;
+    let head = get_varint(buf, &mut i);
+    let len = (head >> 1) as usize;
+    let member = &buf[i..i + len];
+    i += len;
+    let score = if head & 1 == 1 {
+        let mut sc = [0u8; 8];
+        sc.copy_from_slice(&buf[i..i + 8]);
+        i += 8;
+        f64::from_le_bytes(sc)
+    } else {
+        let z = get_varint(buf, &mut i);
+        (((z >> 1) as i64) ^ -((z & 1) as i64)) as f64
+    };
+    (member, score, i)
+}
+
+fn encode(member: &[u8], score: f64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(member.len() + 10);
+    let len = (member.len() as u64) << 1;
+    match int_score(score) {
+        Some(v) => {
+            put_varint(&mut out, len);
+            out.extend_from_slice(member);
+            put_varint(&mut out, ((v << 1) ^ (v >> 63)) as u64);
+        }
+        None => {
+            put_varint(&mut out, len | 1);
+            out.extend_from_slice(member);
+            out.extend_from_slice(&score.to_le_bytes());
+        }
+    }
     out
 }
 
@@ -186,5 +226,52 @@ impl<'a> Iterator for Iter<'a> {
         let (m, s, next) = entry_at(self.buf, self.off);
         self.off = next;
         Some((m, s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_round_trip_in_both_forms() {
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            63.0,
+            64.0,
+            -65.0,
+            1e15,
+            -9_007_199_254_740_991.0,
+            9_007_199_254_740_992.0,
+            1.5,
+            -2.25,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            1e300,
+        ];
+        let mut lp = Listpack::default();
+        for (i, s) in scores.iter().enumerate() {
+            lp.insert_new(format!("m{i}").as_bytes(), *s);
+        }
+        for (i, s) in scores.iter().enumerate() {
+            let got = lp.score(format!("m{i}").as_bytes());
+            let want = if *s == 0.0 { 0.0 } else { *s };
+            assert_eq!(got.map(f64::to_bits), Some(want.to_bits()), "score {s}");
+        }
+        let order: Vec<f64> = lp.iter().map(|(_, s)| s).collect();
+        assert!(order.windows(2).all(|w| w[0] <= w[1]), "{order:?}");
+    }
+
+    #[test]
+    fn small_integer_scores_take_one_or_two_bytes() {
+        let mut lp = Listpack::default();
+        lp.insert_new(b"0123456789abcdef", 42.0);
+        assert_eq!(lp.bytes(), 1 + 16 + 1);
+        lp.insert_new(b"0123456789abcdeg", 1000.0);
+        assert_eq!(lp.bytes(), 18 + 1 + 16 + 2);
     }
 }

@@ -176,6 +176,18 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                 }
                 crate::cluster::update_announced_ports(ctx.srv);
             }
+            // At once, as Redis's apply hook: a partial resync asked right
+            // after the change must see the new size.
+            "repl-backlog-size" => crate::replication::on_backlog_size_change(ctx.srv),
+            // Routing reads these from its snapshot: republish it now.
+            "cluster-preferred-endpoint-type"
+            | "cluster-allow-reads-when-down"
+            | "cluster-allow-pubsubshard-when-down"
+            | "cluster-require-full-coverage" => {
+                if let Some(cl) = &ctx.srv.cluster {
+                    cl.with(&ctx.srv.config, |_| ());
+                }
+            }
             "cluster-announce-port" | "cluster-announce-bus-port" | "cluster-announce-hostname" => {
                 crate::cluster::update_announced_ports(ctx.srv);
             }

@@ -51,7 +51,7 @@ pub fn hit_or_miss(ctx: &Ctx, hit: bool) {
     } else {
         &s.keyspace_misses
     };
-    c.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    crate::server::stats::bump(c, 1);
 }
 
 fn get(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {

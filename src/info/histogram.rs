@@ -53,7 +53,7 @@ impl Histogram {
             .counts
             .get_or_init(|| (0..POWERS * SUB + SUB).map(|_| AtomicU64::new(0)).collect());
         if let Some(c) = counts.get(index(ns)) {
-            c.fetch_add(1, Ordering::Relaxed);
+            crate::server::stats::bump(c, 1);
         }
     }
 

@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::monitor::Monitors;
 use super::session::Session;
+use super::stats::bump;
 use super::Server;
 use crate::commands::ctx::Ctx;
 use crate::commands::table::{flag, Command};
@@ -52,11 +53,9 @@ pub fn call(
         stats.hist.record(elapsed.as_nanos() as u64);
     }
     record_latency(srv, cmd, usec, now_ms);
-    stats.calls.fetch_add(1, Ordering::Relaxed);
-    stats.usec.fetch_add(usec, Ordering::Relaxed);
-    srv.stats
-        .total_commands_processed
-        .fetch_add(1, Ordering::Relaxed);
+    bump(&stats.calls, 1);
+    bump(&stats.usec, usec);
+    bump(&srv.stats.total_commands_processed, 1);
     if !std::ptr::eq(sess.last_cmd, cmd.meta.name) {
         sess.last_cmd = cmd.meta.name;
         *sess.info.last_cmd.lock() = cmd.meta.name;

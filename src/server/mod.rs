@@ -153,6 +153,7 @@ pub fn run(config: Config) -> i32 {
     // that run client connections; CPU-heavy work (snapshots, expiry
     // sweeps) runs on the blocking pool either way.
     let threads = config.get_i64("io-threads").clamp(1, 128) as usize;
+    stats::set_one_writer(threads == 1);
     let mut builder = if threads == 1 {
         tokio::runtime::Builder::new_current_thread()
     } else {

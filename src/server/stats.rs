@@ -8,7 +8,28 @@ macro_rules! counters {
         #[derive(Debug, Default)]
         pub struct Stats { $(pub $name: AtomicU64,)* }
 
-        impl Stats {
+        /// Set when commands run on one thread only (`io-threads 1`, the
+/// default): hot-path counters are then bumped with a plain load and store
+/// instead of a locked read-modify-write, which showed up in profiles of
+/// pipelined GET/SET. Readers on other threads still see whole values.
+static ONE_WRITER: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Declare whether commands run on a single thread (server start-up).
+pub fn set_one_writer(on: bool) {
+    ONE_WRITER.store(on, Ordering::Relaxed);
+}
+
+/// Add to a counter only command execution writes.
+#[inline]
+pub fn bump(c: &AtomicU64, n: u64) {
+    if ONE_WRITER.load(Ordering::Relaxed) {
+        c.store(c.load(Ordering::Relaxed).wrapping_add(n), Ordering::Relaxed);
+    } else {
+        c.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+impl Stats {
             /// CONFIG RESETSTAT.
             pub fn reset(&self) {
                 $(self.$name.store(0, Ordering::Relaxed);)*

@@ -134,3 +134,42 @@ fn publish_reaches_every_node_and_shard_channels_stay_in_their_shard() {
     let r = on_master.cmd(&["GET", channel]);
     assert!(r.text().starts_with("MOVED"), "{r:?}");
 }
+
+/// A peer that stops reading (SIGSTOP) makes the link's send buffer grow
+/// with every PUBLISH; past cluster-link-sendbuf-limit the link is freed
+/// (counted in CLUSTER INFO) and connected again, instead of queueing
+/// without bound.
+#[test]
+fn a_link_over_its_send_buffer_limit_is_freed() {
+    if !have_redis_tools() {
+        return;
+    }
+    let cl = Cluster::create(&[Kind::Shoal; 3], 0, 2000);
+    let (a, b) = (&cl.nodes[0], &cl.nodes[1]);
+    let exceeded = || a.info_field("total_cluster_links_buffer_limit_exceeded");
+    assert_eq!(exceeded(), "0");
+    let r = a.cmd(&["CONFIG", "SET", "cluster-node-timeout", "3600000"]);
+    assert_eq!(r.text(), "OK");
+    let r = a.cmd(&["CONFIG", "SET", "cluster-link-sendbuf-limit", "262144"]);
+    assert_eq!(r.text(), "OK");
+    let pid = b.pid().expect("node b runs").to_string();
+    let signal = |sig: &str| {
+        let ok = std::process::Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "kill {sig} {pid}");
+    };
+    signal("-STOP");
+    let payload = "x".repeat(128 * 1024);
+    let freed = cluster_tests::wait_until(Duration::from_secs(20), || {
+        a.cmd(&["PUBLISH", "ch", &payload]);
+        exceeded() != "0"
+    });
+    signal("-CONT");
+    assert!(freed, "the link to the stopped node was never freed");
+    // The cluster heals: the link is connected again.
+    let r = a.cmd(&["CONFIG", "SET", "cluster-link-sendbuf-limit", "0"]);
+    assert_eq!(r.text(), "OK");
+    cl.wait_check_ok(Duration::from_secs(20));
+}

@@ -415,7 +415,7 @@ impl ClusterState {
     }
 
     /// CLUSTER INFO text.
-    pub fn info_text(&self) -> String {
+    pub fn info_text(&self, links_limit_exceeded: u64) -> String {
         let assigned = self.owners.iter().filter(|o| o.is_some()).count();
         let mut pfail = 0;
         let mut fail = 0;
@@ -447,7 +447,9 @@ impl ClusterState {
             s.push_str(&format!("cluster_stats_messages_{k}_received:{v}\r\n"));
         }
         s.push_str(&format!("cluster_stats_messages_received:{received}\r\n"));
-        s.push_str("total_cluster_links_buffer_limit_exceeded:0\r\n");
+        s.push_str(&format!(
+            "total_cluster_links_buffer_limit_exceeded:{links_limit_exceeded}\r\n"
+        ));
         s
     }
 

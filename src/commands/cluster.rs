@@ -179,7 +179,12 @@ fn readwrite(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
 }
 
 fn info(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
-    let text = cluster(ctx)?.read(|st| st.info_text());
+    let cl = cluster(ctx)?;
+    let exceeded = cl
+        .links
+        .limit_exceeded
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let text = cl.read(|st| st.info_text(exceeded));
     Ok(Reply::Verbatim(Bytes::from(text)))
 }
 

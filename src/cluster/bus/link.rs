@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use bytes::{Bytes, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -21,10 +23,44 @@ use crate::cluster::state::NodeId;
 use crate::server::Server;
 use crate::util::clock;
 
+/// The sending side of a link: messages are encoded here and queued for
+/// its writer task; `pending` counts the queued bytes, the link's send
+/// buffer that cluster-link-sendbuf-limit bounds.
+#[derive(Clone)]
+pub struct LinkTx {
+    tx: mpsc::UnboundedSender<Bytes>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl LinkTx {
+    /// A sender whose messages go nowhere (a link still connecting).
+    fn detached() -> LinkTx {
+        let (tx, _) = mpsc::unbounded_channel();
+        LinkTx {
+            tx,
+            pending: Arc::default(),
+        }
+    }
+
+    /// Queue a message; returns the bytes now waiting to be written.
+    pub fn send(&self, m: &Msg) -> usize {
+        let b = Bytes::from(encode(m));
+        let n = b.len();
+        let pending = self.pending.fetch_add(n, Ordering::Relaxed) + n;
+        if self.tx.send(b).is_err() {
+            self.pending.fetch_sub(n, Ordering::Relaxed);
+        }
+        pending
+    }
+}
+
 /// Outbound links by node.
 #[derive(Default)]
 pub struct Links {
-    out: Mutex<HashMap<NodeId, mpsc::UnboundedSender<Msg>>>,
+    out: Mutex<HashMap<NodeId, LinkTx>>,
+    /// Links freed for exceeding cluster-link-sendbuf-limit (CLUSTER INFO
+    /// total_cluster_links_buffer_limit_exceeded).
+    pub limit_exceeded: AtomicU64,
     /// Open connections, for CLUSTER LINKS.
     pub registry: Arc<super::registry::Registry>,
 }
@@ -103,6 +139,22 @@ fn complete(srv: &Server, msg: Msg, to: Option<NodeId>) -> Msg {
     })
 }
 
+/// Send over the outbound link to `id`; a link whose queued bytes exceed
+/// cluster-link-sendbuf-limit (a peer that stopped reading) is freed, and
+/// the cron connects again (Redis 7.0's cluster link send buffer limit).
+fn send_bounded(cl: &crate::cluster::Cluster, id: NodeId, tx: &LinkTx, m: &Msg, limit: usize) {
+    let pending = tx.send(m);
+    if limit > 0 && pending > limit {
+        tracing::warn!(
+            "Freeing cluster link to node {}: send buffer of {pending} bytes exceeds the limit",
+            crate::cluster::state::id_str(&id)
+        );
+        cl.links.limit_exceeded.fetch_add(1, Ordering::Relaxed);
+        cl.links.drop_out(&id);
+        cl.links.registry.kill(&id, true, false);
+    }
+}
+
 /// Send a PUBLISH to every node (Redis clusterPropagatePublish), or a
 /// SPUBLISH to the other nodes of my shard: my master or myself, and its
 /// replicas (clusterPropagatePublishShard).
@@ -169,12 +221,9 @@ pub fn broadcast_pong(srv: &Arc<Server>) {
 /// Carry out actions; `reply` is the link the message arrived on.
 /// A vote is written to nodes.conf before its ACK leaves; other changes
 /// are saved soon after, off the thread that serves clients.
-pub fn perform(
-    srv: &Arc<Server>,
-    actions: Vec<Action>,
-    reply: Option<&mpsc::UnboundedSender<Msg>>,
-) {
+pub fn perform(srv: &Arc<Server>, actions: Vec<Action>, reply: Option<&LinkTx>) {
     let Some(cl) = &srv.cluster else { return };
+    let limit = srv.config.get_i64("cluster-link-sendbuf-limit").max(0) as usize;
     if actions.iter().any(|a| matches!(a, Action::Persist)) {
         if actions.iter().any(is_vote) {
             crate::cluster::persist(srv);
@@ -186,19 +235,27 @@ pub fn perform(
         match a {
             Action::Reply(m) => {
                 if let Some(r) = reply {
-                    let _ = r.send(m);
+                    r.send(&m);
                 }
             }
             Action::Send(id, m) => {
                 let m = complete(srv, m, Some(id));
-                if let Some(tx) = cl.links.out.lock().get(&id) {
-                    let _ = tx.send(m);
+                let tx = cl.links.out.lock().get(&id).cloned();
+                if let Some(tx) = tx {
+                    send_bounded(cl, id, &tx, &m, limit);
                 }
             }
             Action::Broadcast(m) => {
                 let m = complete(srv, m, None);
-                for tx in cl.links.out.lock().values() {
-                    let _ = tx.send(m.clone());
+                let links: Vec<(NodeId, LinkTx)> = cl
+                    .links
+                    .out
+                    .lock()
+                    .iter()
+                    .map(|(id, tx)| (*id, tx.clone()))
+                    .collect();
+                for (id, tx) in links {
+                    send_bounded(cl, id, &tx, &m, limit);
                 }
             }
             Action::DropLink(id) => {
@@ -249,18 +306,19 @@ async fn read_loop(
 }
 
 /// A task that encodes and writes every message sent to the returned channel.
-fn spawn_writer(
-    mut wr: tokio::net::tcp::OwnedWriteHalf,
-) -> (mpsc::UnboundedSender<Msg>, tokio::task::JoinHandle<()>) {
-    let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+fn spawn_writer(mut wr: tokio::net::tcp::OwnedWriteHalf) -> (LinkTx, tokio::task::JoinHandle<()>) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    let pending = Arc::new(AtomicUsize::new(0));
+    let written = pending.clone();
     let writer = tokio::spawn(async move {
-        while let Some(m) = rx.recv().await {
-            if wr.write_all(&encode(&m)).await.is_err() {
+        while let Some(b) = rx.recv().await {
+            if wr.write_all(&b).await.is_err() {
                 return;
             }
+            written.fetch_sub(b.len(), Ordering::Relaxed);
         }
     });
-    (tx, writer)
+    (LinkTx { tx, pending }, writer)
 }
 
 async fn inbound(srv: Arc<Server>, stream: TcpStream) {
@@ -296,7 +354,7 @@ async fn inbound(srv: Arc<Server>, stream: TcpStream) {
     writer.abort();
 }
 
-fn on_msg(srv: &Arc<Server>, m: &Msg, link: &LinkInfo, reply: Option<&mpsc::UnboundedSender<Msg>>) {
+fn on_msg(srv: &Arc<Server>, m: &Msg, link: &LinkInfo, reply: Option<&LinkTx>) {
     let Some(cl) = &srv.cluster else { return };
     let filter = cl.drop_filter.load(std::sync::atomic::Ordering::Relaxed);
     if filter == i64::from(m.body.type_id()) {
@@ -333,7 +391,7 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
     let (tx, writer) = spawn_writer(wr);
     cl.links.out.lock().insert(id, tx.clone());
     let guard = cl.links.registry.register(true, Some(id), clock::now_ms());
-    let _ = tx.send(first);
+    tx.send(&first);
     let link = LinkInfo {
         node: Some(id),
         peer_ip: ip,
@@ -347,7 +405,16 @@ async fn outbound(srv: Arc<Server>, id: NodeId, ip: String, cport: u16, first: M
         _ = guard.kill.cancelled() => {}
     }
     writer.abort();
-    cl.links.out.lock().remove(&id);
+    {
+        // Only our own entry: a freed link may already have a successor.
+        let mut out = cl.links.out.lock();
+        if out
+            .get(&id)
+            .is_some_and(|t| Arc::ptr_eq(&t.pending, &tx.pending))
+        {
+            out.remove(&id);
+        }
+    }
     cl.with(&srv.config, |st| {
         if let Some(n) = st.nodes.get_mut(&id) {
             n.link_connected = false;
@@ -411,8 +478,7 @@ fn connect_missing(srv: &Arc<Server>, s: &Settings) {
     });
     for (id, ip, cport, msg) in todo {
         // Reserve the slot so the next tick does not connect twice.
-        let (placeholder, _) = mpsc::unbounded_channel();
-        cl.links.out.lock().insert(id, placeholder);
+        cl.links.out.lock().insert(id, LinkTx::detached());
         tokio::spawn(outbound(srv.clone(), id, ip, cport, msg));
     }
 }

@@ -61,6 +61,9 @@ pub struct PubSub {
     /// Current pubsub output buffer limits, for publishers that have no
     /// config at hand (keyspace notifications).
     limits: Mutex<Option<Limits>>,
+    /// Bumped whenever shard channels are dropped behind the sessions'
+    /// back, so a session rechecks its own set only after a drop.
+    shard_drops: AtomicU64,
 }
 
 impl Inner {
@@ -144,6 +147,11 @@ impl PubSub {
             .is_some_and(|s| s.contains_key(&client))
     }
 
+    /// How many times shard channels were dropped (see `shard_drops`).
+    pub fn shard_drops(&self) -> u64 {
+        self.shard_drops.load(Ordering::Relaxed)
+    }
+
     /// Drop every shard channel `lost` says is no longer served here and
     /// tell each subscriber with a `sunsubscribe` push carrying its
     /// remaining shard subscriptions (Redis removeChannelsInSlot).
@@ -153,6 +161,9 @@ impl PubSub {
             return;
         }
         let gone: Vec<Bytes> = inner.shard.keys().filter(|c| lost(c)).cloned().collect();
+        if !gone.is_empty() {
+            self.shard_drops.fetch_add(1, Ordering::Relaxed);
+        }
         for channel in gone {
             let Some(subs) = inner.shard.remove(&channel) else {
                 continue;

@@ -95,8 +95,8 @@ impl Cluster {
         let mut st = self.state.lock();
         st.allow_replica_migration = cfg.get_bool("cluster-allow-replica-migration");
         st.allow_pubsubshard_when_down = cfg.get_bool("cluster-allow-pubsubshard-when-down");
-        let r = f(&mut st);
         st.require_full_coverage = cfg.get_bool("cluster-require-full-coverage");
+        let r = f(&mut st);
         st.update_state();
         let reads = cfg.get_bool("cluster-allow-reads-when-down");
         let endpoint = routing::Endpoint::from_config(&cfg.get("cluster-preferred-endpoint-type"));
@@ -206,7 +206,7 @@ pub fn announced_ports(cfg: &Config) -> (u16, u16) {
 /// Start-up and CONFIG SET of a port, an announced port or the announced
 /// hostname: myself's entry changes at once, peers learn it from the next
 /// ping.
-pub fn update_announced_ports(srv: &crate::server::Server) {
+pub fn update_announced_endpoint(srv: &crate::server::Server) {
     let Some(cl) = &srv.cluster else { return };
     let (port, cport) = announced_ports(&srv.config);
     let hostname = srv.config.get("cluster-announce-hostname");

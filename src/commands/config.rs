@@ -174,7 +174,7 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                         (name.clone(), format!("Unable to listen on this port: {e}"))
                     })?;
                 }
-                crate::cluster::update_announced_ports(ctx.srv);
+                crate::cluster::update_announced_endpoint(ctx.srv);
             }
             // At once, as Redis's apply hook: a partial resync asked right
             // after the change must see the new size.
@@ -189,7 +189,7 @@ fn apply_side_effects(ctx: &Ctx, pairs: &[(String, String)]) -> Result<(), (Stri
                 }
             }
             "cluster-announce-port" | "cluster-announce-bus-port" | "cluster-announce-hostname" => {
-                crate::cluster::update_announced_ports(ctx.srv);
+                crate::cluster::update_announced_endpoint(ctx.srv);
             }
             _ => {}
         }

@@ -67,6 +67,11 @@ fn count(sess: &Session, k: Kind) -> i64 {
 /// Drop from the session the shard channels the node dropped when it
 /// stopped serving their slot (the client got its `sunsubscribe` push).
 pub fn forget_dropped_shard_channels(srv: &Server, sess: &mut Session) {
+    let drops = srv.pubsub.shard_drops();
+    if sess.ssubs.is_empty() || drops == sess.ssubs_checked {
+        return;
+    }
+    sess.ssubs_checked = drops;
     let before = sess.ssubs.len();
     let id = sess.id;
     sess.ssubs

@@ -414,16 +414,22 @@ pub fn master_last_io_ms(srv: &Server) -> u64 {
 
 /// Start-up: the `replicaof` directive.
 pub fn start(srv: &Arc<Server>) {
-    let v = srv.config.get("replicaof");
-    let mut it = v.split_whitespace();
-    if let (Some(h), Some(p)) = (it.next(), it.next()) {
-        if !h.eq_ignore_ascii_case("no") {
-            if let Ok(port) = p.parse::<u16>() {
-                follow(srv, h, port);
-            }
-        }
+    if let Some((host, port)) = configured_master(&srv.config) {
+        follow(srv, &host, port);
     }
     primary::spawn_cron(srv.clone());
+}
+
+/// The master named by the `replicaof` directive (None for "no one" or
+/// when unset).
+pub fn configured_master(cfg: &crate::config::Config) -> Option<(String, u16)> {
+    let v = cfg.get("replicaof");
+    let mut it = v.split_whitespace();
+    let (host, port) = (it.next()?, it.next()?);
+    if host.eq_ignore_ascii_case("no") {
+        return None;
+    }
+    Some((host.to_string(), port.parse().ok()?))
 }
 
 /// CONFIG SET repl-backlog-size.

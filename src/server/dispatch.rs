@@ -95,10 +95,9 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         }
     };
     // Shard channels this node stopped serving were dropped by the cluster
-    // cron; the session forgets them before its subscribe mode is judged.
-    if !sess.ssubs.is_empty() {
-        crate::commands::pubsub::forget_dropped_shard_channels(srv, sess);
-    }
+    // cron; the session forgets them before its subscribe mode is judged
+    // (one atomic load unless a drop happened since its last check).
+    crate::commands::pubsub::forget_dropped_shard_channels(srv, sess);
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
     }

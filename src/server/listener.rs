@@ -38,11 +38,7 @@ pub async fn serve(srv: Arc<Server>) -> i32 {
         .cluster
         .as_ref()
         .is_some_and(|c| c.read(|st| st.me().flags.replica));
-    let replicaof = srv.config.get("replicaof");
-    let follows = replicaof
-        .split_whitespace()
-        .next()
-        .is_some_and(|h| !h.eq_ignore_ascii_case("no"));
+    let follows = crate::replication::configured_master(&srv.config).is_some();
     if replica_in_cluster || follows {
         srv.ks.set_replica(true);
     }

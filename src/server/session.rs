@@ -67,6 +67,8 @@ pub struct Session {
     pub subs: std::collections::BTreeSet<Bytes>,
     pub psubs: std::collections::BTreeSet<Bytes>,
     pub ssubs: std::collections::BTreeSet<Bytes>,
+    /// The PubSub shard-drop count `ssubs` was last checked against.
+    pub ssubs_checked: u64,
     /// SYNC / PSYNC received: the connection becomes a replica link.
     pub replica_sync: Option<crate::replication::SyncRequest>,
     /// What REPLCONF announced before SYNC/PSYNC.
@@ -112,6 +114,7 @@ impl Session {
             subs: Default::default(),
             psubs: Default::default(),
             ssubs: Default::default(),
+            ssubs_checked: 0,
             replica_sync: None,
             repl_hello: Default::default(),
             is_master: false,

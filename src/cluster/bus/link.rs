@@ -96,7 +96,7 @@ pub fn start(srv: Arc<Server>) {
         return;
     }
     // myself's entry carries the announced ports and hostname.
-    crate::cluster::update_announced_ports(&srv);
+    crate::cluster::update_announced_endpoint(&srv);
     // The real bus port: myself's entry carries the announced one.
     let cport = crate::cluster::bus_port(&srv.config);
     let srv2 = srv.clone();

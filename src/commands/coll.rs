@@ -35,7 +35,7 @@ impl Coll for HashValue {
         }
     }
     fn wrap(self) -> Value {
-        Value::Hash(Box::new(self))
+        Value::Hash(self)
     }
     fn is_empty(&self) -> bool {
         HashValue::is_empty(self)
@@ -56,7 +56,7 @@ impl Coll for SetValue {
         }
     }
     fn wrap(self) -> Value {
-        Value::Set(Box::new(self))
+        Value::Set(self)
     }
     fn is_empty(&self) -> bool {
         SetValue::is_empty(self)

@@ -253,14 +253,13 @@ fn sscan(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         return Ok(scan_reply(0, vec![]));
     };
     let opts = parse_scan_opts(&argv[3..])?;
-    let (members, next) = match s {
-        // The intset is returned whole with cursor 0, as Redis does.
-        SetValue::Intset(_) => (s.members(), 0),
-        SetValue::Table(_) => {
-            let (range, next) = scan_range(cursor, opts.count, s.len());
-            let ms = range.rev().filter_map(|i| s.member_at(i)).collect();
-            (ms, next)
-        }
+    // Packed sets are returned whole with cursor 0, as Redis does.
+    let (members, next) = if s.scans_whole() {
+        (s.members(), 0)
+    } else {
+        let (range, next) = scan_range(cursor, opts.count, s.len());
+        let ms = range.rev().filter_map(|i| s.member_at(i)).collect();
+        (ms, next)
     };
     let out = members
         .into_iter()

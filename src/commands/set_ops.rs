@@ -43,7 +43,7 @@ fn load<'g>(g: &'g mut KeyGuards, keys: &[Bytes]) -> CmdResult<Vec<Option<&'g Se
         .into_iter()
         .map(|v| match v {
             None => Ok(None),
-            Some(Value::Set(s)) => Ok(Some(&**s)),
+            Some(Value::Set(s)) => Ok(Some(s)),
             Some(_) => Err(RedisError::WrongType),
         })
         .collect()
@@ -146,7 +146,7 @@ fn store(g: &mut KeyGuards, argv: &[Bytes], result: SetValue) -> CmdResult {
     let dst = &argv[1];
     let n = result.len();
     let changed = if n > 0 {
-        g.insert(dst, Entry::new(Value::Set(Box::new(result))));
+        g.insert(dst, Entry::new(Value::Set(result)));
         g.notify(SET, store_event(&argv[0]), dst);
         true
     } else if g.remove(dst).is_some() {

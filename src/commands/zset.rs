@@ -114,7 +114,7 @@ pub fn store_result(
         return removed;
     }
     let z = ZSetValue::from_pairs(pairs, lim);
-    g.insert(dst, Entry::new(Value::ZSet(Box::new(z))));
+    g.insert(dst, Entry::new(Value::ZSet(z)));
     g.notify(ZSET, ev, dst);
     true
 }
@@ -296,7 +296,7 @@ fn add_generic(ctx: &mut Ctx, argv: &[Bytes], f: AddFlags, pairs: &[(f64, Bytes)
             let mut z = ZSetValue::new_for(first_len, lim);
             let out = apply_add(&mut z, f, pairs, lim)?;
             if !z.is_empty() {
-                g.insert(key, Entry::new(Value::ZSet(Box::new(z))));
+                g.insert(key, Entry::new(Value::ZSet(z)));
             }
             out
         }

@@ -13,7 +13,7 @@ use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::keyspace::KeyGuards;
 use crate::protocol::Reply;
-use crate::types::{SetValue, Value};
+use crate::types::Value;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Op {
@@ -114,13 +114,7 @@ fn load_input(g: &mut KeyGuards, key: &[u8]) -> Result<Vec<(Bytes, f64)>, RedisE
             .iter()
             .map(|(m, s)| (Bytes::copy_from_slice(m), s))
             .collect(),
-        Some(Value::Set(s)) => match &**s {
-            SetValue::Intset(v) => v
-                .iter()
-                .map(|n| (Bytes::from(n.to_string()), 1.0))
-                .collect(),
-            SetValue::Table(t) => t.iter().map(|m| (Bytes::copy_from_slice(m), 1.0)).collect(),
-        },
+        Some(Value::Set(s)) => s.members().into_iter().map(|m| (m, 1.0)).collect(),
         Some(_) => return Err(RedisError::WrongType),
     })
 }

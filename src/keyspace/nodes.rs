@@ -1,20 +1,23 @@
-//! The container of one shard's nodes: a short vector scanned linearly
-//! while the shard holds at most `SMALL_MAX` keys, a hash table of node
-//! pointers beyond that.
+//! The container of one shard's nodes: a vector of node pointers with a
+//! parallel vector of one-byte hash tags while the shard holds at most
+//! `SMALL_MAX` keys, a hash table of node pointers beyond that.
 //!
-//! Why: the keyspace has 16384 shards per database, so a database of a few
-//! thousand keys has mostly shards of one or two keys. A hash table costs
-//! at least a 64-byte allocation for its first bucket group; an exact-size
-//! vector of pointers costs 8 bytes per key. Comparing a handful of keys
-//! is as fast as hashing one.
+//! Why: the keyspace has 16384 shards per database, so even a database of
+//! a million keys has about 61 keys per shard. A hash table grows by
+//! doubling and is 44-88% full, which costs 10-21 bytes per key (plus 16
+//! bytes of control padding per table); the two exact-size vectors cost
+//! 9 bytes per key. A lookup finds the candidates with one SIMD scan of
+//! the tag bytes (memchr) and compares keys only where the tag matches,
+//! so it touches (almost always) just the node it is after.
 
 use hashbrown::HashTable;
 
 use super::shard::Key;
 use crate::types::Entry;
 
-/// Largest shard kept as a vector (one 8-bit tag per entry fits a u64).
-const SMALL_MAX: usize = 8;
+/// Largest shard kept as vectors: at 128 tags the scan is eight 16-byte
+/// compares, about what a hash probe costs.
+const SMALL_MAX: usize = 128;
 
 /// A key and its entry, in one allocation (Redis's dictEntry shape).
 pub struct Node {
@@ -23,16 +26,15 @@ pub struct Node {
 }
 
 pub enum Nodes {
-    /// `tags` holds one byte of each key's hash, byte `i` for `nodes[i]`:
-    /// a lookup compares keys only where the tag matches, so it touches
-    /// (almost always) just the one node it is after instead of every
-    /// node's cache lines.
+    /// `tags[i]` is one byte of the hash of `nodes[i].key`.
     Small {
         // Boxed on purpose: 8 bytes per key in the vector, and nodes move
         // into the table without being copied when the shard grows.
         #[allow(clippy::vec_box)]
         nodes: Vec<Box<Node>>,
-        tags: u64,
+        // A boxed slice, not a Vec: 8 bytes less in every shard header,
+        // which keeps `SlotShard` in jemalloc's 48-byte class.
+        tags: Box<[u8]>,
     },
     Table(HashTable<Box<Node>>),
 }
@@ -41,7 +43,7 @@ impl Default for Nodes {
     fn default() -> Nodes {
         Nodes::Small {
             nodes: Vec::new(),
-            tags: 0,
+            tags: Box::default(),
         }
     }
 }
@@ -49,8 +51,7 @@ impl Default for Nodes {
 /// One hasher for every shard, seeded randomly at start (a per-shard
 /// hasher would cost 32 bytes in each of up to 16384 × 16 shards).
 fn hash(key: &[u8]) -> u64 {
-    static HASHER: std::sync::OnceLock<ahash::RandomState> = std::sync::OnceLock::new();
-    HASHER.get_or_init(ahash::RandomState::new).hash_one(key)
+    crate::util::hasher::hash_one(key)
 }
 
 /// The tag byte of a hash (its top bits; hashbrown uses them likewise).
@@ -58,18 +59,23 @@ fn tag(h: u64) -> u8 {
     (h >> 56) as u8
 }
 
-fn tag_at(tags: u64, i: usize) -> u8 {
-    (tags >> (8 * i)) as u8
-}
-
-fn with_tag(tags: u64, i: usize, t: u8) -> u64 {
-    (tags & !(0xff << (8 * i))) | (u64::from(t) << (8 * i))
-}
-
 /// Position of `key` in a small shard.
-fn small_position(nodes: &[Box<Node>], tags: u64, key: &[u8], h: u64) -> Option<usize> {
-    let t = tag(h);
-    (0..nodes.len()).find(|&i| tag_at(tags, i) == t && &*nodes[i].key == key)
+fn small_position(nodes: &[Box<Node>], tags: &[u8], key: &[u8], h: u64) -> Option<usize> {
+    memchr::memchr_iter(tag(h), tags).find(|&i| nodes.get(i).is_some_and(|n| &*n.key == key))
+}
+
+/// Grow a vector by one element without doubling: the allocator's size
+/// classes already leave room, and a realloc within a class is in place.
+fn push_exact<T>(v: &mut Vec<T>, x: T) {
+    v.reserve_exact(1);
+    v.push(x);
+}
+
+/// Give back a vector's spare room once it is mostly empty.
+fn shrink_if_sparse<T>(v: &mut Vec<T>) {
+    if v.capacity() > v.len() * 2 {
+        v.shrink_to_fit();
+    }
 }
 
 /// Result of `Nodes::find_or_remove_if`.
@@ -90,9 +96,7 @@ impl Nodes {
     pub fn find(&self, key: &[u8]) -> Option<&Node> {
         let h = hash(key);
         match self {
-            Nodes::Small { nodes, tags } => {
-                small_position(nodes, *tags, key, h).map(|i| &*nodes[i])
-            }
+            Nodes::Small { nodes, tags } => small_position(nodes, tags, key, h).map(|i| &*nodes[i]),
             Nodes::Table(t) => t.find(h, |n| &*n.key == key).map(|n| &**n),
         }
     }
@@ -104,7 +108,7 @@ impl Nodes {
     fn find_mut_hashed(&mut self, key: &[u8], h: u64) -> Option<&mut Node> {
         match self {
             Nodes::Small { nodes, tags } => {
-                small_position(nodes, *tags, key, h).map(|i| &mut *nodes[i])
+                small_position(nodes, tags, key, h).map(|i| &mut *nodes[i])
             }
             Nodes::Table(t) => t.find_mut(h, |n| &*n.key == key).map(|n| &mut **n),
         }
@@ -119,7 +123,7 @@ impl Nodes {
     ) -> Probe<'_> {
         let h = hash(key);
         match self {
-            Nodes::Small { nodes, tags } => match small_position(nodes, *tags, key, h) {
+            Nodes::Small { nodes, tags } => match small_position(nodes, tags, key, h) {
                 None => Probe::Missing,
                 Some(i) if remove(&nodes[i]) => Probe::Removed(Self::small_remove(nodes, tags, i)),
                 Some(i) => Probe::Found(&mut nodes[i]),
@@ -147,7 +151,7 @@ impl Nodes {
         // None: a table; Some(hit) for a small shard. Computed first so
         // no borrow of `self` is alive when the match below picks a path.
         let small_hit = match self {
-            Nodes::Small { nodes, tags } => Some(small_position(nodes, *tags, key, h)),
+            Nodes::Small { nodes, tags } => Some(small_position(nodes, tags, key, h)),
             Nodes::Table(_) => None,
         };
         match (self, small_hit) {
@@ -169,7 +173,7 @@ impl Nodes {
     fn insert_hashed(&mut self, node: Box<Node>, h: u64) -> &mut Node {
         if let Nodes::Small { nodes, .. } = self {
             if nodes.len() >= SMALL_MAX {
-                let mut t = HashTable::with_capacity(SMALL_MAX * 2);
+                let mut t = HashTable::with_capacity(SMALL_MAX + 1);
                 for n in nodes.drain(..) {
                     t.insert_unique(hash(&n.key), n, |n| hash(&n.key));
                 }
@@ -178,9 +182,10 @@ impl Nodes {
         }
         match self {
             Nodes::Small { nodes, tags } => {
-                *tags = with_tag(*tags, nodes.len(), tag(h));
-                nodes.reserve_exact(1);
-                nodes.push(node);
+                let mut t = std::mem::take(tags).into_vec();
+                push_exact(&mut t, tag(h));
+                *tags = t.into_boxed_slice();
+                push_exact(nodes, node);
                 nodes.last_mut().expect("just pushed")
             }
             Nodes::Table(t) => t.insert_unique(h, node, |n| hash(&n.key)).into_mut(),
@@ -195,13 +200,12 @@ impl Nodes {
     }
 
     #[allow(clippy::vec_box)]
-    fn small_remove(nodes: &mut Vec<Box<Node>>, tags: &mut u64, i: usize) -> Box<Node> {
-        let last = nodes.len() - 1;
-        *tags = with_tag(*tags, i, tag_at(*tags, last));
+    fn small_remove(nodes: &mut Vec<Box<Node>>, tags: &mut Box<[u8]>, i: usize) -> Box<Node> {
+        let mut t = std::mem::take(tags).into_vec();
+        t.swap_remove(i);
+        *tags = t.into_boxed_slice();
         let n = nodes.swap_remove(i);
-        if nodes.capacity() > nodes.len() * 2 {
-            nodes.shrink_to_fit();
-        }
+        shrink_if_sparse(nodes);
         n
     }
 
@@ -242,19 +246,45 @@ mod tests {
     #[test]
     fn grows_into_a_table_and_keeps_every_key() {
         let mut n = Nodes::default();
-        for i in 0..100 {
+        for i in 0..300 {
             let key = format!("k{i}");
             assert!(n.find_or_insert(key.as_bytes(), || node(i)).1);
+            assert!(!n.find_or_insert(key.as_bytes(), || node(i)).1);
+            if i < SMALL_MAX {
+                assert!(matches!(n, Nodes::Small { .. }));
+            }
         }
         assert!(matches!(n, Nodes::Table(_)));
-        assert_eq!(n.len(), 100);
-        for i in 0..100 {
+        assert_eq!(n.len(), 300);
+        for i in 0..300 {
             assert!(n.find(format!("k{i}").as_bytes()).is_some());
         }
-        for i in 0..95 {
+        for i in 0..295 {
             assert!(n.remove(format!("k{i}").as_bytes()).is_some());
         }
         assert_eq!(n.iter().count(), 5);
-        assert!(n.find(b"k99").is_some() && n.find(b"k1").is_none());
+        assert!(n.find(b"k299").is_some() && n.find(b"k1").is_none());
+    }
+
+    #[test]
+    fn shard_header_stays_in_the_48_byte_class() {
+        assert!(std::mem::size_of::<crate::keyspace::shard::SlotShard>() <= 48);
+    }
+
+    #[test]
+    fn small_shard_removes_keep_tags_aligned() {
+        let mut n = Nodes::default();
+        for i in 0..100 {
+            n.find_or_insert(format!("k{i}").as_bytes(), || node(i));
+        }
+        for i in (0..100).step_by(3) {
+            assert!(n.remove(format!("k{i}").as_bytes()).is_some());
+        }
+        for i in 0..100 {
+            let found = n.find(format!("k{i}").as_bytes()).map(|x| &*x.key);
+            let want = format!("k{i}");
+            assert_eq!(found, (i % 3 != 0).then_some(want.as_bytes()));
+        }
+        assert!(matches!(n, Nodes::Small { .. }));
     }
 }

@@ -77,7 +77,7 @@ impl Borrow<[u8]> for TableEntry {
     }
 }
 
-pub type Table = IndexSet<TableEntry, ahash::RandomState>;
+pub type Table = IndexSet<TableEntry, crate::util::hasher::Shared>;
 
 /// A hash of field → value.
 #[derive(Debug, Clone)]
@@ -188,7 +188,7 @@ impl HashValue {
     /// Switch to the hashtable encoding (never reverts).
     fn convert(&mut self) {
         if let HashValue::Listpack(p) = self {
-            let mut t = Table::with_capacity_and_hasher(p.len(), ahash::RandomState::new());
+            let mut t = Table::with_capacity_and_hasher(p.len(), Default::default());
             for (f, v) in p.iter() {
                 t.insert(TableEntry::new(f, v));
             }

@@ -2,6 +2,7 @@
 
 pub mod cursor;
 pub mod hash;
+pub mod intset;
 pub mod list;
 pub mod packed;
 pub mod set;

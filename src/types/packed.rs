@@ -8,12 +8,12 @@
 //! return for a listpack-encoded hash. Lookups are linear, as in Redis:
 //! the encoding is only used while the hash is small.
 
-/// Append `s` as length + bytes, growing the buffer exactly (Redis also
-/// reallocates its listpack to the exact size on every insert).
+use crate::util::thinbuf::ThinBuf;
+
+/// Append `s` as length + bytes.
 pub fn put(buf: &mut Vec<u8>, s: &[u8]) {
     let mut hdr = [0u8; 10];
     let n = encode_len(s.len(), &mut hdr);
-    buf.reserve_exact(n + s.len());
     buf.extend_from_slice(&hdr[..n]);
     buf.extend_from_slice(s);
 }
@@ -49,11 +49,11 @@ pub fn read(buf: &[u8], mut pos: usize) -> (usize, usize) {
     (pos, (pos + len).min(buf.len()))
 }
 
-/// Field/value pairs in insertion order (the small-hash encoding).
+/// Field/value pairs in insertion order (the small-hash encoding), one
+/// thin buffer that also holds the pair count.
 #[derive(Debug, Clone, Default)]
 pub struct PackedPairs {
-    buf: Vec<u8>,
-    count: u32,
+    buf: ThinBuf,
 }
 
 /// Byte ranges of one pair inside the buffer.
@@ -66,27 +66,28 @@ struct Slot {
 
 impl PackedPairs {
     pub fn len(&self) -> usize {
-        self.count as usize
+        self.buf.count() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.count == 0
+        self.buf.count() == 0
     }
 
     /// Bytes used by the encoded pairs (MEMORY-style accounting).
     pub fn byte_len(&self) -> usize {
-        self.buf.capacity()
+        self.buf.alloc_size()
     }
 
     fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
+        let buf = self.buf.as_slice();
         let mut pos = 0;
         std::iter::from_fn(move || {
-            if pos >= self.buf.len() {
+            if pos >= buf.len() {
                 return None;
             }
             let start = pos;
-            let field = read(&self.buf, pos);
-            let value = read(&self.buf, field.1);
+            let field = read(buf, pos);
+            let value = read(buf, field.1);
             pos = value.1;
             Some(Slot {
                 start,
@@ -97,12 +98,13 @@ impl PackedPairs {
     }
 
     fn find(&self, field: &[u8]) -> Option<Slot> {
+        let buf = self.buf.as_slice();
         self.slots()
-            .find(|s| self.buf.get(s.field.0..s.field.1) == Some(field))
+            .find(|s| buf.get(s.field.0..s.field.1) == Some(field))
     }
 
     fn bytes(&self, r: (usize, usize)) -> &[u8] {
-        self.buf.get(r.0..r.1).unwrap_or_default()
+        self.buf.as_slice().get(r.0..r.1).unwrap_or_default()
     }
 
     pub fn get(&self, field: &[u8]) -> Option<&[u8]> {
@@ -123,19 +125,18 @@ impl PackedPairs {
     /// Insert or update. Returns true if the field is new. An update keeps
     /// the pair's position, as Redis's lpReplace does.
     pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        let count = self.buf.count();
+        let mut enc = Vec::with_capacity(field.len() + value.len() + 4);
         match self.find(field) {
             Some(s) => {
-                let mut enc = Vec::with_capacity(value.len() + 2);
                 put(&mut enc, value);
-                let vstart = s.field.1;
-                self.buf.splice(vstart..s.value.1, enc);
-                self.buf.shrink_to_fit();
+                self.buf.splice(s.field.1..s.value.1, &enc, count);
                 false
             }
             None => {
-                put(&mut self.buf, field);
-                put(&mut self.buf, value);
-                self.count += 1;
+                put(&mut enc, field);
+                put(&mut enc, value);
+                self.buf.push(&enc, count + 1);
                 true
             }
         }
@@ -146,10 +147,94 @@ impl PackedPairs {
         let Some(s) = self.find(field) else {
             return false;
         };
-        self.buf.drain(s.start..s.value.1);
-        self.buf.shrink_to_fit();
-        self.count -= 1;
+        let count = self.buf.count() - 1;
+        self.buf.splice(s.start..s.value.1, &[], count);
         true
+    }
+}
+
+/// Distinct strings in insertion order, in one thin buffer that also
+/// holds the count: the small form of a set of non-integer members.
+#[derive(Debug, Clone, Default)]
+pub struct PackedList {
+    buf: ThinBuf,
+}
+
+impl PackedList {
+    pub fn len(&self) -> usize {
+        self.buf.count() as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.count() == 0
+    }
+
+    /// Bytes of the buffer (MEMORY USAGE).
+    pub fn byte_len(&self) -> usize {
+        self.buf.alloc_size()
+    }
+
+    /// (entry start, string start, string end) of each string.
+    fn entries(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
+        let buf = self.buf.as_slice();
+        let mut pos = 0;
+        std::iter::from_fn(move || {
+            if pos >= buf.len() {
+                return None;
+            }
+            let start = pos;
+            let (s, e) = read(buf, pos);
+            pos = e;
+            Some((start, s, e))
+        })
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        let buf = self.buf.as_slice();
+        self.entries()
+            .map(move |(_, s, e)| buf.get(s..e).unwrap_or_default())
+    }
+
+    fn find(&self, member: &[u8]) -> Option<(usize, usize)> {
+        let buf = self.buf.as_slice();
+        self.entries()
+            .find(|&(_, s, e)| buf.get(s..e) == Some(member))
+            .map(|(start, _, e)| (start, e))
+    }
+
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.find(member).is_some()
+    }
+
+    pub fn nth(&self, i: usize) -> Option<&[u8]> {
+        self.iter().nth(i)
+    }
+
+    /// Append a member the caller knows is absent.
+    pub fn push_new(&mut self, member: &[u8]) {
+        let mut enc = Vec::with_capacity(member.len() + 2);
+        put(&mut enc, member);
+        let count = self.buf.count() + 1;
+        self.buf.push(&enc, count);
+    }
+
+    /// Remove a member. Returns true if it was present.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let Some((start, end)) = self.find(member) else {
+            return false;
+        };
+        let count = self.buf.count() - 1;
+        self.buf.splice(start..end, &[], count);
+        true
+    }
+
+    /// Remove and return the member at position `i`.
+    pub fn take_at(&mut self, i: usize) -> Option<Vec<u8>> {
+        let (start, s, e) = self.entries().nth(i)?;
+        let member = self.buf.as_slice().get(s..e)?.to_vec();
+        let count = self.buf.count() - 1;
+        self.buf.splice(start..e, &[], count);
+        Some(member)
     }
 }
 
@@ -174,6 +259,22 @@ mod tests {
         assert!(!p.remove(b"b"));
         assert_eq!(p.len(), 2);
         assert_eq!(p.nth(1), Some((&b""[..], &b""[..])));
+    }
+
+    #[test]
+    fn list_push_find_take() {
+        let mut l = PackedList::default();
+        l.push_new(b"a");
+        l.push_new(b"");
+        l.push_new(&[9u8; 200]);
+        assert_eq!(l.len(), 3);
+        assert!(l.contains(b"") && l.contains(b"a") && !l.contains(b"b"));
+        assert_eq!(l.nth(2).map(<[u8]>::len), Some(200));
+        assert!(l.remove(b""));
+        assert!(!l.remove(b""));
+        assert_eq!(l.take_at(0), Some(b"a".to_vec()));
+        assert_eq!(l.len(), 1);
+        assert_eq!(l.take_at(1), None);
     }
 
     #[test]

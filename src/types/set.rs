@@ -5,21 +5,35 @@
 //! is an integer (setTypeCreate); temporary result sets of SUNION, SDIFF
 //! and SINTERSTORE start as empty intsets (createIntsetObject).
 //!
-//! The hashtable form is an `IndexSet`: O(1) random members for SPOP and
+//! The hashtable form has two shapes that OBJECT ENCODING both reports as
+//! `hashtable`: a packed list while the set has at most `SMALL_MAX`
+//! members of at most `SMALL_VALUE` bytes (what Redis 7.2 made its
+//! `listpack` set encoding; Redis 7.0 spends a dict, ~230 bytes, on a
+//! one-member set), then an `IndexSet`: O(1) random members for SPOP and
 //! SRANDMEMBER, and a scan cursor that survives growth (see `cursor.rs`).
 
 use bytes::Bytes;
 use indexmap::IndexSet;
 
+use super::intset::IntSet;
+use super::packed::PackedList;
 use crate::util::numparse::parse_i64;
 
-pub type Table = IndexSet<Box<[u8]>, ahash::RandomState>;
+pub type Table = IndexSet<Box<[u8]>, crate::util::hasher::Shared>;
+
+/// Most members a packed `hashtable` set holds (Redis 7.2's
+/// set-max-listpack-entries default).
+pub const SMALL_MAX: usize = 128;
+/// Longest member a packed `hashtable` set holds.
+pub const SMALL_VALUE: usize = 64;
 
 /// A set of byte strings.
 #[derive(Debug, Clone)]
 pub enum SetValue {
     /// Sorted, deduplicated integers.
-    Intset(Vec<i64>),
+    Intset(IntSet),
+    /// A small set of strings (reported as `hashtable`).
+    Small(PackedList),
     /// Boxed so `Value` stays small.
     Table(Box<Table>),
 }
@@ -27,7 +41,7 @@ pub enum SetValue {
 impl Default for SetValue {
     /// An empty intset (createIntsetObject).
     fn default() -> Self {
-        SetValue::Intset(Vec::new())
+        SetValue::Intset(IntSet::default())
     }
 }
 
@@ -49,6 +63,8 @@ impl SetValue {
     pub fn for_member(first: &[u8]) -> SetValue {
         if parse_i64(first).is_some() {
             SetValue::default()
+        } else if first.len() <= SMALL_VALUE {
+            SetValue::Small(PackedList::default())
         } else {
             SetValue::Table(Box::default())
         }
@@ -70,6 +86,7 @@ impl SetValue {
     pub fn len(&self) -> usize {
         match self {
             SetValue::Intset(v) => v.len(),
+            SetValue::Small(l) => l.len(),
             SetValue::Table(s) => s.len(),
         }
     }
@@ -81,13 +98,20 @@ impl SetValue {
     pub fn encoding(&self) -> &'static str {
         match self {
             SetValue::Intset(_) => "intset",
-            SetValue::Table(_) => "hashtable",
+            SetValue::Small(_) | SetValue::Table(_) => "hashtable",
         }
+    }
+
+    /// Whether SSCAN returns the set whole with cursor 0 (the packed
+    /// forms; Redis does so for intsets and listpacks).
+    pub fn scans_whole(&self) -> bool {
+        !matches!(self, SetValue::Table(_))
     }
 
     pub fn contains(&self, member: &[u8]) -> bool {
         match self {
-            SetValue::Intset(v) => parse_i64(member).is_some_and(|n| v.binary_search(&n).is_ok()),
+            SetValue::Intset(v) => parse_i64(member).is_some_and(|n| v.contains(n)),
+            SetValue::Small(l) => l.contains(member),
             SetValue::Table(s) => s.contains(member),
         }
     }
@@ -95,7 +119,8 @@ impl SetValue {
     /// The member at position `i` of the encoding's order.
     pub fn member_at(&self, i: usize) -> Option<Bytes> {
         match self {
-            SetValue::Intset(v) => v.get(i).map(|n| int_bytes(*n)),
+            SetValue::Intset(v) => v.get(i).map(int_bytes),
+            SetValue::Small(l) => l.nth(i).map(Bytes::copy_from_slice),
             SetValue::Table(s) => s.get_index(i).map(|m| Bytes::copy_from_slice(m)),
         }
     }
@@ -103,18 +128,53 @@ impl SetValue {
     /// Every member, in the encoding's order (sorted for intsets).
     pub fn members(&self) -> Vec<Bytes> {
         match self {
-            SetValue::Intset(v) => v.iter().map(|n| int_bytes(*n)).collect(),
+            SetValue::Intset(v) => v.iter().map(int_bytes).collect(),
+            SetValue::Small(l) => l.iter().map(Bytes::copy_from_slice).collect(),
             SetValue::Table(s) => s.iter().map(|m| Bytes::copy_from_slice(m)).collect(),
         }
     }
 
+    /// Leave the intset encoding for a set expected to hold `capacity`
+    /// members: packed while that is small, a table otherwise.
     fn convert(&mut self, capacity: usize) {
-        if let SetValue::Intset(v) = self {
-            let mut t = Table::with_capacity_and_hasher(capacity.max(v.len()), Default::default());
-            for n in v.iter() {
-                t.insert(itoa::Buffer::new().format(*n).as_bytes().into());
-            }
+        let SetValue::Intset(v) = self else {
+            return;
+        };
+        let members: Vec<Bytes> = v.iter().map(int_bytes).collect();
+        let want = capacity.max(members.len());
+        *self = if want <= SMALL_MAX {
+            SetValue::Small(PackedList::default())
+        } else {
+            SetValue::Table(Box::new(Table::with_capacity_and_hasher(
+                want,
+                Default::default(),
+            )))
+        };
+        for m in &members {
+            self.insert_new(m);
+        }
+    }
+
+    /// The packed form outgrown: move every member to a table.
+    fn grow_into_table(&mut self) {
+        if let SetValue::Small(l) = self {
+            let mut t = Table::with_capacity_and_hasher(l.len() + 1, Default::default());
+            t.extend(l.iter().map(Box::<[u8]>::from));
             *self = SetValue::Table(Box::new(t));
+        }
+    }
+
+    /// Add a member known to be absent from a non-intset set.
+    fn insert_new(&mut self, member: &[u8]) {
+        if let SetValue::Small(l) = self {
+            if l.len() < SMALL_MAX && member.len() <= SMALL_VALUE {
+                l.push_new(member);
+                return;
+            }
+            self.grow_into_table();
+        }
+        if let SetValue::Table(t) = self {
+            t.insert(member.into());
         }
     }
 
@@ -123,13 +183,9 @@ impl SetValue {
         if let SetValue::Intset(v) = self {
             match parse_i64(member) {
                 Some(n) => {
-                    let Err(pos) = v.binary_search(&n) else {
+                    if !v.insert(n) {
                         return false;
-                    };
-                    // Exact growth: an intset is reallocated per insert in
-                    // Redis too, and doubling would waste up to half.
-                    v.reserve_exact(1);
-                    v.insert(pos, n);
+                    }
                     if v.len() > max_intset {
                         self.convert(0);
                     }
@@ -138,28 +194,21 @@ impl SetValue {
                 None => self.convert(0),
             }
         }
-        match self {
-            SetValue::Table(s) => {
-                if s.contains(member) {
-                    false
-                } else {
-                    s.insert(member.into())
-                }
-            }
-            SetValue::Intset(_) => false,
+        if self.contains(member) {
+            return false;
         }
+        self.insert_new(member);
+        true
     }
 
     /// Remove a member. Returns true if it was present.
     pub fn remove(&mut self, member: &[u8]) -> bool {
         match self {
-            SetValue::Intset(v) => match parse_i64(member).map(|n| v.binary_search(&n)) {
-                Some(Ok(pos)) => {
-                    v.remove(pos);
-                    true
-                }
+            SetValue::Intset(v) => match parse_i64(member).map(|n| v.search(n)) {
+                Some(Ok(pos)) => v.remove_at(pos).is_some(),
                 _ => false,
             },
+            SetValue::Small(l) => l.remove(member),
             SetValue::Table(s) => s.swap_remove(member),
         }
     }
@@ -167,19 +216,17 @@ impl SetValue {
     /// Remove and return the member at position `i`.
     pub fn take_at(&mut self, i: usize) -> Option<Bytes> {
         match self {
-            SetValue::Intset(v) => (i < v.len()).then(|| int_bytes(v.remove(i))),
+            SetValue::Intset(v) => v.remove_at(i).map(int_bytes),
+            SetValue::Small(l) => l.take_at(i).map(Bytes::from),
             SetValue::Table(s) => s.swap_remove_index(i).map(Bytes::from),
         }
     }
 
     /// Release spare capacity after bulk removals.
     pub fn shrink(&mut self) {
-        match self {
-            SetValue::Intset(v) => v.shrink_to_fit(),
-            SetValue::Table(s) => {
-                if s.capacity() > 4 * s.len().max(4) {
-                    s.shrink_to_fit();
-                }
+        if let SetValue::Table(s) = self {
+            if s.capacity() > 4 * s.len().max(4) {
+                s.shrink_to_fit();
             }
         }
     }
@@ -215,6 +262,30 @@ mod tests {
         assert_eq!(s.encoding(), "hashtable");
         assert_eq!(s.len(), 2);
         assert_eq!(SetValue::for_member(b"a\x00b").encoding(), "hashtable");
+    }
+
+    #[test]
+    fn small_form_grows_into_a_table() {
+        let mut s = SetValue::for_member(b"m0");
+        assert!(matches!(s, SetValue::Small(_)));
+        for i in 0..SMALL_MAX {
+            assert!(s.add(format!("m{i}").as_bytes(), 512));
+        }
+        assert!(!s.add(b"m5", 512));
+        assert!(matches!(s, SetValue::Small(_)));
+        assert!(s.add(b"one more", 512));
+        assert!(matches!(s, SetValue::Table(_)));
+        assert_eq!(s.encoding(), "hashtable");
+        assert_eq!(s.len(), SMALL_MAX + 1);
+        assert!(s.contains(b"m0") && s.contains(b"one more"));
+        let mut long = SetValue::for_member(b"a");
+        long.add(b"a", 512);
+        long.add(&[b'x'; SMALL_VALUE + 1], 512);
+        assert!(matches!(long, SetValue::Table(_)) && long.contains(b"a"));
+        let mut big_int = SetValue::from_members(&["1", "2"], 1);
+        assert!(matches!(big_int, SetValue::Small(_)));
+        assert_eq!(big_int.take_at(0), Some(Bytes::from("1")));
+        assert_eq!(big_int.members(), vec![Bytes::from("2")]);
     }
 
     #[test]

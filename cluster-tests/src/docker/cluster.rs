@@ -209,11 +209,15 @@ impl DockerCluster {
         self.wait_state_ok(&all, Duration::from_secs(30))
             .map_err(fail)?;
         let n = self.nodes.len();
+        // Roles too: a node learns by gossip that a peer became a replica,
+        // and tests pick their victims from node 0's view right away.
+        let replicas_total = n * replicas as usize / (replicas as usize + 1);
         let synced = poll(Duration::from_secs(30), || {
             all.iter()
                 .all(|&i| {
                     let nodes = self.cluster_nodes(i);
                     nodes.len() == n
+                        && nodes.iter().filter(|e| e.has("slave")).count() == replicas_total
                         && nodes
                             .iter()
                             .all(|e| !e.has("handshake") && !e.has("fail?") && !e.has("fail"))

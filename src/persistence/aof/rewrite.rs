@@ -28,7 +28,7 @@ use crate::keyspace::{Db, SlotShard};
 use crate::persistence::child_info;
 use crate::persistence::save::{self, SnapshotOpts};
 use crate::server::Server;
-use crate::types::{SetValue, Value};
+use crate::types::Value;
 use crate::util::clock;
 
 /// Items per RPUSH/SADD/ZADD/HMSET, as Redis (AOF_REWRITE_ITEMS_PER_CMD).
@@ -55,11 +55,7 @@ pub fn key_commands(out: &mut Vec<u8>, key: &[u8], value: &Value, expire_at: u64
             batched("RPUSH", items, 1);
         }
         Value::Set(s) => {
-            let items = match &**s {
-                SetValue::Intset(v) => v.iter().map(|n| Bytes::from(n.to_string())).collect(),
-                SetValue::Table(_) => s.members(),
-            };
-            batched("SADD", items, 1);
+            batched("SADD", s.members(), 1);
         }
         Value::ZSet(z) => {
             let mut items = Vec::with_capacity(z.len() * 2);

@@ -76,10 +76,10 @@ pub fn set(members: Vec<Vec<u8>>, lim: &Limits) -> Result<Value, RdbError> {
     if !members.iter().all(|m| seen.insert(m.as_slice())) {
         return Err(corrupt("Duplicate set members detected"));
     }
-    Ok(Value::Set(Box::new(SetValue::from_members(
+    Ok(Value::Set(SetValue::from_members(
         &members,
         lim.set_max_intset_entries,
-    ))))
+    )))
 }
 
 /// A set from an intset blob's integers (already strictly ascending).
@@ -92,10 +92,10 @@ pub fn intset(ints: Vec<i64>, lim: &Limits) -> Result<Value, RdbError> {
         .iter()
         .map(|v| b.format(*v).as_bytes().to_vec())
         .collect();
-    Ok(Value::Set(Box::new(SetValue::from_members(
+    Ok(Value::Set(SetValue::from_members(
         &members,
         lim.set_max_intset_entries,
-    ))))
+    )))
 }
 
 pub fn hash(pairs: Vec<RawPair>, lim: &Limits) -> Result<Value, RdbError> {
@@ -110,7 +110,7 @@ pub fn hash(pairs: Vec<RawPair>, lim: &Limits) -> Result<Value, RdbError> {
         max_entries: lim.hash_max_listpack_entries,
         max_value: lim.hash_max_listpack_value,
     };
-    Ok(Value::Hash(Box::new(HashValue::from_pairs(pairs, hl))))
+    Ok(Value::Hash(HashValue::from_pairs(pairs, hl)))
 }
 
 /// Flat `field value field value …` elements of a ziplist/listpack hash.
@@ -145,7 +145,7 @@ pub fn zset(pairs: Vec<(Vec<u8>, f64)>, lim: &Limits) -> Result<Value, RdbError>
         max_entries: lim.zset_max_listpack_entries,
         max_value: lim.zset_max_listpack_value,
     };
-    Ok(Value::ZSet(Box::new(ZSetValue::from_pairs(pairs, zl))))
+    Ok(Value::ZSet(ZSetValue::from_pairs(pairs, zl)))
 }
 
 /// Flat `member score member score …` elements of a ziplist/listpack zset.

@@ -6,7 +6,7 @@ use super::{
     opcode, rtype, CRC64, ENC_INT16, ENC_INT32, ENC_INT8, ENC_LZF, ENC_VAL, LEN_32BIT, LEN_64BIT,
     RDB_VERSION,
 };
-use crate::types::{SetValue, StrValue, Value};
+use crate::types::{StrValue, Value};
 use crate::util::numparse::parse_i64;
 
 /// Writes an RDB stream while computing its CRC64.
@@ -102,12 +102,9 @@ pub fn put_value(buf: &mut Vec<u8>, v: &Value, compress: bool) {
         Value::Set(s) => {
             buf.push(rtype::SET);
             put_len(buf, s.len() as u64);
-            match &**s {
-                SetValue::Intset(v) => v
-                    .iter()
-                    .for_each(|n| put_string(buf, n.to_string().as_bytes(), compress)),
-                SetValue::Table(t) => t.iter().for_each(|m| put_string(buf, m, compress)),
-            }
+            s.members()
+                .iter()
+                .for_each(|m| put_string(buf, m, compress));
         }
         Value::Hash(h) => {
             buf.push(rtype::HASH);

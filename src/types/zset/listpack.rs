@@ -12,11 +12,13 @@
 //! and the whole set costs one allocation. Scores are stored normalized the
 //! way Redis's listpack stores them: -0 becomes 0.
 
-/// A small sorted set in one packed buffer.
+use crate::util::thinbuf::ThinBuf;
+
+/// A small sorted set in one packed buffer (behind one pointer, with the
+/// element count in the buffer's header).
 #[derive(Clone, Default, PartialEq)]
 pub struct Listpack {
-    buf: Vec<u8>,
-    len: usize,
+    buf: ThinBuf,
 }
 
 impl std::fmt::Debug for Listpack {
@@ -108,11 +110,11 @@ fn normalize(score: f64) -> f64 {
 
 impl Listpack {
     pub fn len(&self) -> usize {
-        self.len
+        self.buf.count() as usize
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.buf.count() == 0
     }
 
     /// Bytes used by the packed buffer.
@@ -123,17 +125,18 @@ impl Listpack {
     /// All elements in order.
     pub fn iter(&self) -> Iter<'_> {
         Iter {
-            buf: &self.buf,
+            buf: self.buf.as_slice(),
             off: 0,
         }
     }
 
     /// (offset, rank, score) of a member.
     fn find(&self, m: &[u8]) -> Option<(usize, usize, f64)> {
+        let buf = self.buf.as_slice();
         let mut off = 0;
         let mut rank = 0;
-        while off < self.buf.len() {
-            let (mem, score, next) = entry_at(&self.buf, off);
+        while off < buf.len() {
+            let (mem, score, next) = entry_at(buf, off);
             if mem == m {
                 return Some((off, rank, score));
             }
@@ -154,29 +157,26 @@ impl Listpack {
     /// Insert a member that is not present, keeping the order.
     pub fn insert_new(&mut self, m: &[u8], score: f64) {
         let score = normalize(score);
+        let buf = self.buf.as_slice();
         let mut off = 0;
-        while off < self.buf.len() {
-            let (mem, s, next) = entry_at(&self.buf, off);
+        while off < buf.len() {
+            let (mem, s, next) = entry_at(buf, off);
             if !(s < score || (s == score && mem < m)) {
                 break;
             }
             off = next;
         }
         let bytes = encode(m, score);
-        self.buf.reserve_exact(bytes.len());
-        self.buf.splice(off..off, bytes);
-        self.len += 1;
+        let count = self.buf.count() + 1;
+        self.buf.splice(off..off, &bytes, count);
     }
 
     /// Remove a member; returns its score.
     pub fn remove(&mut self, m: &[u8]) -> Option<f64> {
         let (off, _, score) = self.find(m)?;
-        let (_, _, next) = entry_at(&self.buf, off);
-        self.buf.drain(off..next);
-        self.len -= 1;
-        if self.buf.capacity() > 2 * self.buf.len() + 64 {
-            self.buf.shrink_to_fit();
-        }
+        let (_, _, next) = entry_at(self.buf.as_slice(), off);
+        let count = self.buf.count() - 1;
+        self.buf.splice(off..next, &[], count);
         Some(score)
     }
 

@@ -10,6 +10,8 @@
 
 use hashbrown::HashTable;
 
+use crate::util::hasher::hash_one;
+
 const NIL: u32 = u32::MAX;
 const FREE: u32 = u32::MAX - 1;
 const HEAD: u32 = 0;
@@ -51,7 +53,6 @@ pub struct SkipList {
     nodes: Vec<Node>,
     free: Vec<u32>,
     index: HashTable<u32>,
-    hasher: ahash::RandomState,
     level: usize,
     len: usize,
     tail: u32,
@@ -95,7 +96,6 @@ impl SkipList {
             nodes,
             free: Vec::new(),
             index: HashTable::with_capacity(n),
-            hasher: ahash::RandomState::new(),
             level: 1,
             len: 0,
             tail: NIL,
@@ -112,7 +112,7 @@ impl SkipList {
     }
 
     fn hash(&self, m: &[u8]) -> u64 {
-        self.hasher.hash_one(m)
+        hash_one(m)
     }
 
     fn find(&self, m: &[u8]) -> Option<u32> {
@@ -322,9 +322,9 @@ impl SkipList {
     pub fn insert_new(&mut self, member: Box<[u8]>, score: f64) {
         let h = self.hash(&member);
         let x = self.insert_node(member, score);
-        let (nodes, hasher) = (&self.nodes, &self.hasher);
+        let nodes = &self.nodes;
         self.index
-            .insert_unique(h, x, |&i| hasher.hash_one(&*nodes[i as usize].member));
+            .insert_unique(h, x, |&i| hash_one(&*nodes[i as usize].member));
     }
 
     /// Change the score of a present member; returns false if absent.
@@ -347,7 +347,7 @@ impl SkipList {
         self.unlink(x);
         let member = self.release(x);
         let y = self.insert_node(member, score);
-        if let Some(slot) = self.index.find_mut(self.hasher.hash_one(m), |&i| i == x) {
+        if let Some(slot) = self.index.find_mut(hash_one(m), |&i| i == x) {
             *slot = y;
         }
         true
@@ -486,7 +486,6 @@ impl SkipList {
     fn compact(&mut self) {
         let mut fresh = SkipList::with_capacity(self.len);
         fresh.rng = self.rng;
-        fresh.hasher = self.hasher.clone();
         for x in std::mem::take(&mut self.nodes).into_iter().skip(1) {
             if !x.is_free() {
                 fresh.insert_new(x.member, x.score);

@@ -7,8 +7,8 @@
 # Each figure is (used_memory or RSS after loading - before) / count,
 # loaded with redis-cli --pipe into a fresh server.
 #
-# With SMALL=1 it measures small collections instead: hash, zset and set
-# keys of 1, 10 and 100 elements (200,000 / 200,000 / 10,000 keys), the
+# With SMALL=1 it measures small collections instead: hash, zset, set and
+# intset (integer members 0, 1000, ...) keys of 1, 10 and 100 elements (200,000 / 200,000 / 10,000 keys), the
 # sizes where Redis uses listpack/intset-style encodings (key counts K1,
 # K10, K100 override those defaults).
 #
@@ -51,9 +51,11 @@ else:
                     args += [f, val]
                 elif kind == "zset":
                     args += [b"%d" % i, f]
+                elif kind == "intset":
+                    args.append(b"%d" % (i * 1000))
                 else:
                     args.append(f)
-            op = {"hash": b"HSET", "zset": b"ZADD", "set": b"SADD"}[kind]
+            op = {"hash": b"HSET", "zset": b"ZADD", "set": b"SADD", "intset": b"SADD"}[kind]
             out.write(cmd(op, key, *args))
 EOF
 }
@@ -70,7 +72,7 @@ measure() { # name binary port kind count [elements per key]
   local u0 r0 u1 r1
   u0=$(field "$3" used_memory); r0=$(field "$3" used_memory_rss)
   gen "$4" "${6:-1000}" | redis-cli -p "$3" --pipe >/dev/null
-  sleep 1
+  sleep ${SETTLE:-1}
   u1=$(field "$3" used_memory); r1=$(field "$3" used_memory_rss)
   printf '%-6s %-8s x%-5s used %7.1f B  rss %7.1f B  (count %d, used_memory %d)\n' "$1" "$4" "${6:-1000}" \
     "$(echo "($u1-$u0)/$5" | bc -l)" "$(echo "($r1-$r0)/$5" | bc -l)" "$5" "$u1"
@@ -78,7 +80,7 @@ measure() { # name binary port kind count [elements per key]
 }
 
 if [ -n "${SMALL:-}" ]; then
-  for kind in hash zset set; do
+  for kind in hash zset set intset; do
     for e in 1 10 100; do
       H=${K1:-200000}
       [ "$e" = 10 ] && H=${K10:-200000}

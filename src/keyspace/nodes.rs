@@ -1,14 +1,16 @@
-//! The container of one shard's nodes: a vector of node pointers with a
-//! parallel vector of one-byte hash tags while the shard holds at most
-//! `SMALL_MAX` keys, a hash table of node pointers beyond that.
+//! The container of one shard's nodes: the nodes themselves in one
+//! exact-size vector, with a parallel vector of one-byte hash tags, while
+//! the shard holds at most `SMALL_MAX` keys; a hash table of boxed nodes
+//! beyond that.
 //!
 //! Why: the keyspace has 16384 shards per database, so even a database of
-//! a million keys has about 61 keys per shard. A hash table grows by
-//! doubling and is 44-88% full, which costs 10-21 bytes per key (plus 16
-//! bytes of control padding per table); the two exact-size vectors cost
-//! 9 bytes per key. A lookup finds the candidates with one SIMD scan of
-//! the tag bytes (memchr) and compares keys only where the tag matches,
-//! so it touches (almost always) just the node it is after.
+//! a million keys has about 61 keys per shard. A hash table of node
+//! pointers grows by doubling and is 44-88% full, which costs 10-21 bytes
+//! per key on top of each node's own allocation; nodes kept in place cost
+//! their 64 bytes plus a tag byte and the allocator's rounding of one
+//! block (about 4 bytes per key), and a lookup skips the pointer hop. It
+//! finds the candidates with one SIMD scan of the tag bytes (memchr) and
+//! compares keys only where the tag matches.
 
 use hashbrown::HashTable;
 
@@ -28,10 +30,7 @@ pub struct Node {
 pub enum Nodes {
     /// `tags[i]` is one byte of the hash of `nodes[i].key`.
     Small {
-        // Boxed on purpose: 8 bytes per key in the vector, and nodes move
-        // into the table without being copied when the shard grows.
-        #[allow(clippy::vec_box)]
-        nodes: Vec<Box<Node>>,
+        nodes: Vec<Node>,
         // A boxed slice, not a Vec: 8 bytes less in every shard header,
         // which keeps `SlotShard` in jemalloc's 48-byte class.
         tags: Box<[u8]>,
@@ -60,14 +59,20 @@ fn tag(h: u64) -> u8 {
 }
 
 /// Position of `key` in a small shard.
-fn small_position(nodes: &[Box<Node>], tags: &[u8], key: &[u8], h: u64) -> Option<usize> {
+fn small_position(nodes: &[Node], tags: &[u8], key: &[u8], h: u64) -> Option<usize> {
     memchr::memchr_iter(tag(h), tags).find(|&i| nodes.get(i).is_some_and(|n| &*n.key == key))
 }
 
-/// Grow a vector by one element without doubling: the allocator's size
-/// classes already leave room, and a realloc within a class is in place.
+/// Grow a vector by one element without doubling: when full, take just
+/// the room left in the allocator's size class of one more element (what
+/// used_memory counts anyway), so a shard of 64-byte nodes is copied once
+/// per size class, not on every insert.
 fn push_exact<T>(v: &mut Vec<T>, x: T) {
-    v.reserve_exact(1);
+    if v.len() == v.capacity() {
+        let size = std::mem::size_of::<T>().max(1);
+        let fits = crate::util::alloc::size_class((v.len() + 1) * size) / size;
+        v.reserve_exact(fits.max(v.len() + 1) - v.len());
+    }
     v.push(x);
 }
 
@@ -81,7 +86,7 @@ fn shrink_if_sparse<T>(v: &mut Vec<T>) {
 /// Result of `Nodes::find_or_remove_if`.
 pub enum Probe<'a> {
     Found(&'a mut Node),
-    Removed(Box<Node>),
+    Removed(Node),
     Missing,
 }
 
@@ -96,7 +101,7 @@ impl Nodes {
     pub fn find(&self, key: &[u8]) -> Option<&Node> {
         let h = hash(key);
         match self {
-            Nodes::Small { nodes, tags } => small_position(nodes, tags, key, h).map(|i| &*nodes[i]),
+            Nodes::Small { nodes, tags } => small_position(nodes, tags, key, h).map(|i| &nodes[i]),
             Nodes::Table(t) => t.find(h, |n| &*n.key == key).map(|n| &**n),
         }
     }
@@ -108,7 +113,7 @@ impl Nodes {
     fn find_mut_hashed(&mut self, key: &[u8], h: u64) -> Option<&mut Node> {
         match self {
             Nodes::Small { nodes, tags } => {
-                small_position(nodes, tags, key, h).map(|i| &mut *nodes[i])
+                small_position(nodes, tags, key, h).map(|i| &mut nodes[i])
             }
             Nodes::Table(t) => t.find_mut(h, |n| &*n.key == key).map(|n| &mut **n),
         }
@@ -133,7 +138,7 @@ impl Nodes {
                 Ok(e) if remove(e.get()) => {
                     let (n, vacant) = e.remove();
                     Self::maybe_shrink(vacant.into_table());
-                    Probe::Removed(n)
+                    Probe::Removed(*n)
                 }
                 Ok(e) => Probe::Found(e.into_mut()),
             },
@@ -142,11 +147,7 @@ impl Nodes {
 
     /// The node for `key`, created with `make()` when absent (one probe).
     /// The bool says whether it was created.
-    pub fn find_or_insert(
-        &mut self,
-        key: &[u8],
-        make: impl FnOnce() -> Box<Node>,
-    ) -> (&mut Node, bool) {
+    pub fn find_or_insert(&mut self, key: &[u8], make: impl FnOnce() -> Node) -> (&mut Node, bool) {
         let h = hash(key);
         // None: a table; Some(hit) for a small shard. Computed first so
         // no borrow of `self` is alive when the match below picks a path.
@@ -161,7 +162,8 @@ impl Nodes {
                 Err(absent) => {
                     let t = absent.into_table();
                     (
-                        t.insert_unique(h, make(), |n| hash(&n.key)).into_mut(),
+                        t.insert_unique(h, Box::new(make()), |n| hash(&n.key))
+                            .into_mut(),
                         true,
                     )
                 }
@@ -170,12 +172,12 @@ impl Nodes {
         }
     }
 
-    fn insert_hashed(&mut self, node: Box<Node>, h: u64) -> &mut Node {
+    fn insert_hashed(&mut self, node: Node, h: u64) -> &mut Node {
         if let Nodes::Small { nodes, .. } = self {
             if nodes.len() >= SMALL_MAX {
                 let mut t = HashTable::with_capacity(SMALL_MAX + 1);
                 for n in nodes.drain(..) {
-                    t.insert_unique(hash(&n.key), n, |n| hash(&n.key));
+                    t.insert_unique(hash(&n.key), Box::new(n), |n| hash(&n.key));
                 }
                 *self = Nodes::Table(t);
             }
@@ -183,24 +185,26 @@ impl Nodes {
         match self {
             Nodes::Small { nodes, tags } => {
                 let mut t = std::mem::take(tags).into_vec();
-                push_exact(&mut t, tag(h));
+                t.reserve_exact(1);
+                t.push(tag(h));
                 *tags = t.into_boxed_slice();
                 push_exact(nodes, node);
                 nodes.last_mut().expect("just pushed")
             }
-            Nodes::Table(t) => t.insert_unique(h, node, |n| hash(&n.key)).into_mut(),
+            Nodes::Table(t) => t
+                .insert_unique(h, Box::new(node), |n| hash(&n.key))
+                .into_mut(),
         }
     }
 
-    pub fn remove(&mut self, key: &[u8]) -> Option<Box<Node>> {
+    pub fn remove(&mut self, key: &[u8]) -> Option<Node> {
         match self.find_or_remove_if(key, |_| true) {
             Probe::Removed(n) => Some(n),
             _ => None,
         }
     }
 
-    #[allow(clippy::vec_box)]
-    fn small_remove(nodes: &mut Vec<Box<Node>>, tags: &mut Box<[u8]>, i: usize) -> Box<Node> {
+    fn small_remove(nodes: &mut Vec<Node>, tags: &mut Box<[u8]>, i: usize) -> Node {
         let mut t = std::mem::take(tags).into_vec();
         t.swap_remove(i);
         *tags = t.into_boxed_slice();
@@ -226,8 +230,7 @@ impl Nodes {
         small
             .into_iter()
             .flatten()
-            .chain(table.into_iter().flatten())
-            .map(|n| &**n)
+            .chain(table.into_iter().flatten().map(|n| &**n))
     }
 }
 
@@ -236,11 +239,11 @@ mod tests {
     use super::*;
     use crate::types::{StrValue, Value};
 
-    fn node(i: usize) -> Box<Node> {
-        Box::new(Node {
+    fn node(i: usize) -> Node {
+        Node {
             key: format!("k{i}").as_bytes().into(),
             entry: Entry::new(Value::Str(StrValue::Int(i as i64))),
-        })
+        }
     }
 
     #[test]

@@ -1,11 +1,11 @@
 //! One hash slot's keys. Every mutation goes through these methods so the
 //! per-slot counters stay exact.
 //!
-//! Memory layout: the table holds one pointer per slot, to a node that
-//! owns the key and its entry (the shape of Redis's dictEntry). A table
-//! of `(Key, Entry)` pairs would cost 72 bytes per bucket, and buckets are
-//! only 44-88% full; one pointer per bucket plus a right-sized node is
-//! what brings Shoal's bytes per key under Redis's (scripts/memefficiency.sh).
+//! Memory layout: a node owns the key and its entry (the shape of Redis's
+//! dictEntry). Shards of up to 128 keys keep their nodes in one vector;
+//! larger ones in a hash table of one pointer per bucket to a boxed node,
+//! since a table of 64-byte nodes would be only 44-88% full (see
+//! `nodes.rs`; scripts/memefficiency.sh measures both).
 
 use super::nodes::{Node, Nodes, Probe};
 use crate::types::Entry;
@@ -82,11 +82,9 @@ impl SlotShard {
     pub fn insert(&mut self, key: &[u8], entry: Entry) -> (Option<Entry>, Delta) {
         let vol = entry.has_expire();
         let mut fresh = Some(entry);
-        let (node, created) = self.map.find_or_insert(key, || {
-            Box::new(Node {
-                key: key.into(),
-                entry: fresh.take().expect("make runs once"),
-            })
+        let (node, created) = self.map.find_or_insert(key, || Node {
+            key: key.into(),
+            entry: fresh.take().expect("make runs once"),
         });
         let old = match fresh.take() {
             Some(e) if !created => Some(std::mem::replace(&mut node.entry, e)),

@@ -222,3 +222,25 @@ fn used_memory_stays_near_the_limit_under_writes() {
         info_field(&mut c, "used_memory") < lower + 64 * 1024
     }));
 }
+
+/// A deleted value's memory leaves used_memory: nothing that outlives a
+/// request (the slowlog entry of a slow 100k-member SADD, the connection's
+/// buffers) may keep the request's read buffer alive.
+#[test]
+fn memory_of_a_huge_request_is_released_after_del() {
+    let s = Server::shoal(&["--slowlog-log-slower-than", "0"]);
+    let mut c = s.conn();
+    c.cmd(&["SET", "warm", "up"]);
+    let before = info_field(&mut c, "used_memory");
+    let mut argv: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"big".to_vec()];
+    argv.extend((0..100_000).map(|i| format!("member:{i}").into_bytes()));
+    assert_eq!(pipeline(&mut c, &[argv]), vec![b":100000\r\n".to_vec()]);
+    let peak = info_field(&mut c, "used_memory");
+    assert!(peak > before + 2_000_000, "peak {peak}, before {before}");
+    assert_eq!(c.cmd(&["DEL", "big"]), b":1\r\n");
+    let after = info_field(&mut c, "used_memory");
+    assert!(
+        after < before + 500_000,
+        "used_memory {after} after DEL, {before} before the SADD"
+    );
+}

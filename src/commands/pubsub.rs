@@ -98,7 +98,10 @@ fn confirm(kind: &str, name: Option<&Bytes>, n: i64) -> Reply {
 fn subscribe_generic(ctx: &mut Ctx, argv: &[Bytes], k: Kind) -> CmdResult {
     let sub = subscriber(ctx.sess);
     let mut out = Vec::with_capacity(argv.len() - 1);
-    for name in &argv[1..] {
+    for arg in &argv[1..] {
+        // Owned copies: a subscription outlives the request, and a clone
+        // of its `Bytes` would pin the whole read buffer it came from.
+        let name = &Bytes::copy_from_slice(arg);
         if set_of(ctx.sess, k).insert(name.clone()) {
             ctx.srv.pubsub.subscribe(k, name, &sub);
         }

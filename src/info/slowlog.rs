@@ -83,9 +83,12 @@ impl Slowlog {
     }
 }
 
+/// An owned copy, at most MAX_STRING bytes: never a clone of the request's
+/// `Bytes`, which would pin the whole read buffer it was sliced from (a
+/// 100k-argument SADD would keep megabytes alive in the slowlog).
 fn trim(a: &Bytes) -> Bytes {
     if a.len() <= MAX_STRING {
-        return a.clone();
+        return Bytes::copy_from_slice(a);
     }
     let mut v = a[..MAX_STRING].to_vec();
     v.extend_from_slice(format!("... ({} more bytes)", a.len() - MAX_STRING).as_bytes());

@@ -39,7 +39,7 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
     let (push_tx, mut push_rx) = mpsc::unbounded_channel::<Bytes>();
     let mut sess = Session::new(info.clone(), !auth_needed, push_tx.clone());
     let mut conn = Conn {
-        buf: BytesMut::with_capacity(16 * 1024),
+        buf: BytesMut::with_capacity(QUERY_BUF),
         out: BytesMut::with_capacity(16 * 1024),
         parser: RequestParser::new(),
         argv: Vec::new(),
@@ -120,7 +120,23 @@ struct Conn {
     aof_need: u64,
 }
 
+/// Read buffer capacity a connection keeps between batches.
+const QUERY_BUF: usize = 16 * 1024;
+
 impl Conn {
+    /// After a batch: give back what one big request grew (a 100k-member
+    /// SADD leaves a multi-megabyte read buffer and argument vector), as
+    /// Redis frees a client's argv and trims its query buffer; otherwise
+    /// the memory of an UNLINKed value would stay counted in used_memory.
+    fn trim_buffers(&mut self) {
+        if self.buf.is_empty() && self.buf.capacity() > 4 * QUERY_BUF {
+            self.buf = BytesMut::with_capacity(QUERY_BUF);
+        }
+        if self.argv.capacity() > 1024 {
+            self.argv = Vec::new();
+        }
+    }
+
     async fn hold_for_fsync(&mut self, srv: &Server) {
         if self.aof_need > 0 {
             srv.aof.wait_synced(self.aof_need).await;
@@ -223,6 +239,7 @@ impl Conn {
                 }
             }
         }
+        self.trim_buffers();
         sess.info.qbuf.store(self.buf.len(), Ordering::Relaxed);
         let limit = srv
             .config

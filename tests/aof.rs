@@ -281,6 +281,17 @@ fn torn_tail_and_corrupt_middle() {
 
 #[test]
 fn config_set_appendonly_at_runtime() {
+    appendonly_at_runtime(false);
+}
+
+/// Inside EXEC the rewrite is scheduled and the cron starts it (Redis
+/// logs "AOF was enabled during a transaction").
+#[test]
+fn config_set_appendonly_inside_multi() {
+    appendonly_at_runtime(true);
+}
+
+fn appendonly_at_runtime(in_multi: bool) {
     let data = tempfile::tempdir().expect("tempdir");
     let dir = data.path().to_str().expect("utf8");
     let s = Server::start(
@@ -289,8 +300,15 @@ fn config_set_appendonly_at_runtime() {
     );
     let mut c = s.conn();
     c.cmd(&["SET", "before", "1"]);
-    assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
-    c.cmd(&["SET", "during", "2"]);
+    if in_multi {
+        c.cmd(&["MULTI"]);
+        c.cmd(&["CONFIG", "SET", "appendonly", "yes"]);
+        c.cmd(&["SET", "during", "2"]);
+        assert_eq!(c.cmd(&["EXEC"]), b"*2\r\n+OK\r\n+OK\r\n");
+    } else {
+        assert_eq!(c.cmd(&["CONFIG", "SET", "appendonly", "yes"]), b"+OK\r\n");
+        c.cmd(&["SET", "during", "2"]);
+    }
     assert!(wait_until(Duration::from_secs(10), || {
         info_field(&mut c, "aof_rewrites") == "1"
             && info_field(&mut c, "aof_rewrite_in_progress") == "0"

@@ -415,6 +415,13 @@ pub fn start_appendonly(srv: &Arc<Server>, gate_held: bool) -> Result<(), String
         srv.aof.scheduled.store(true, Ordering::Relaxed);
         return Ok(());
     }
+    if gate_held {
+        // Inside EXEC (which holds the gate): no fork in the middle of a
+        // transaction; the cron starts it, as Redis's startAppendOnly does.
+        tracing::warn!("AOF was enabled during a transaction. An AOF background was scheduled to start when possible.");
+        srv.aof.scheduled.store(true, Ordering::Relaxed);
+        return Ok(());
+    }
     if let Err(e) = rewrite::start(srv, true) {
         stop_appendonly(srv);
         return Err(e);

@@ -60,7 +60,14 @@ fn tag(h: u64) -> u8 {
 
 /// Position of `key` in a small shard.
 fn small_position(nodes: &[Node], tags: &[u8], key: &[u8], h: u64) -> Option<usize> {
-    memchr::memchr_iter(tag(h), tags).find(|&i| nodes.get(i).is_some_and(|n| &*n.key == key))
+    let t = tag(h);
+    let is_key = |i: usize| nodes.get(i).is_some_and(|n| &*n.key == key);
+    // A handful of tags (the common shard below a few hundred thousand
+    // keys) is faster to walk inline than to hand to memchr's SIMD loop.
+    if tags.len() <= 16 {
+        return (0..tags.len()).find(|&i| tags[i] == t && is_key(i));
+    }
+    memchr::memchr_iter(t, tags).find(|&i| is_key(i))
 }
 
 /// Grow a vector by one element without doubling: when full, take just

@@ -49,6 +49,20 @@ pub fn read(buf: &[u8], mut pos: usize) -> (usize, usize) {
     (pos, (pos + len).min(buf.len()))
 }
 
+/// Every string of a packed buffer: (entry start, (bytes start, end)).
+fn strings(buf: &[u8]) -> impl Iterator<Item = (usize, (usize, usize))> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= buf.len() {
+            return None;
+        }
+        let start = pos;
+        let r = read(buf, pos);
+        pos = r.1;
+        Some((start, r))
+    })
+}
+
 /// Field/value pairs in insertion order (the small-hash encoding), one
 /// thin buffer that also holds the pair count.
 #[derive(Debug, Clone, Default)]
@@ -79,16 +93,10 @@ impl PackedPairs {
     }
 
     fn slots(&self) -> impl Iterator<Item = Slot> + '_ {
-        let buf = self.buf.as_slice();
-        let mut pos = 0;
+        let mut it = strings(self.buf.as_slice());
         std::iter::from_fn(move || {
-            if pos >= buf.len() {
-                return None;
-            }
-            let start = pos;
-            let field = read(buf, pos);
-            let value = read(buf, field.1);
-            pos = value.1;
+            let (start, field) = it.next()?;
+            let (_, value) = it.next()?;
             Some(Slot {
                 start,
                 field,
@@ -176,17 +184,7 @@ impl PackedList {
 
     /// (entry start, string start, string end) of each string.
     fn entries(&self) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
-        let buf = self.buf.as_slice();
-        let mut pos = 0;
-        std::iter::from_fn(move || {
-            if pos >= buf.len() {
-                return None;
-            }
-            let start = pos;
-            let (s, e) = read(buf, pos);
-            pos = e;
-            Some((start, s, e))
-        })
+        strings(self.buf.as_slice()).map(|(start, (s, e))| (start, s, e))
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {

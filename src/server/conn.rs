@@ -71,6 +71,11 @@ pub async fn serve_client(srv: Arc<Server>, stream: TcpStream, info: Arc<ClientI
                     srv.stats.total_reads_processed.fetch_add(1, Ordering::Relaxed);
                     info.last_interaction_ms.store(clock::now_ms(), Ordering::Relaxed);
                     let mut next = conn.process(&srv, &mut sess, &push_tx, &mut push_rx).await;
+                    // Write after the other connections ready in this turn
+                    // have run, as Redis writes all replies before it sleeps.
+                    if !conn.out.is_empty() {
+                        requeue().await;
+                    }
                     loop {
                         conn.hold_for_fsync(&srv).await;
                         if !flush(&srv, &mut wr, &mut conn.out, &info).await {
@@ -472,4 +477,28 @@ fn cleanup(srv: &Server, sess: &mut Session) {
         srv.monitors.remove(sess.id);
     }
     srv.clients.unregister(sess.id);
+}
+
+/// Put this task at the back of the scheduler's run queue, behind the
+/// connections that became ready in the same turn.
+///
+/// Why: a reply written as soon as its batch ran wakes the client for that
+/// reply alone. Written together at the end of the turn, they reach a
+/// client such as redis-benchmark as one burst that a single epoll_wait
+/// returns. Measured with 50 clients at pipeline 16 over 2M GETs: the
+/// client's epoll_wait calls fell from 120-190k to about 24k (Redis: 12-21k)
+/// and Shoal's p99 from above Redis's to Redis's. Unlike
+/// `tokio::task::yield_now`, which waits until the I/O driver has been
+/// polled, this does not let newly readable connections go first.
+async fn requeue() {
+    let mut queued = false;
+    std::future::poll_fn(|cx| {
+        if queued {
+            return std::task::Poll::Ready(());
+        }
+        queued = true;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    })
+    .await
 }

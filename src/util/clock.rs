@@ -14,9 +14,12 @@ pub fn now_ms() -> u64 {
 /// caller needs both).
 pub fn ms_at(at: std::time::Instant) -> u64 {
     use std::sync::OnceLock;
+    // The base is kept in microseconds and the sum truncated once: two
+    // truncations to milliseconds put `now` up to 2 ms behind the wall
+    // clock, so a PXAT of now+10000 read back a PTTL of 10001.
     static BASE: OnceLock<(std::time::Instant, u64)> = OnceLock::new();
-    let (inst, wall) = BASE.get_or_init(|| (std::time::Instant::now(), wall_ms()));
-    wall + at.saturating_duration_since(*inst).as_millis() as u64
+    let (inst, wall_us) = BASE.get_or_init(|| (std::time::Instant::now(), now_us()));
+    (wall_us + at.saturating_duration_since(*inst).as_micros() as u64) / 1000
 }
 
 /// Milliseconds since the unix epoch from the wall clock.
@@ -33,4 +36,17 @@ pub fn now_us() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn monotonic_ms_never_runs_ahead_of_or_far_behind_the_wall_clock() {
+        for _ in 0..1000 {
+            let before = super::wall_ms();
+            let ms = super::now_ms();
+            let after = super::wall_ms();
+            assert!(ms + 1 >= before && ms <= after + 1, "{before} {ms} {after}");
+        }
+    }
 }

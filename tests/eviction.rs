@@ -244,3 +244,31 @@ fn memory_of_a_huge_request_is_released_after_del() {
         "used_memory {after} after DEL, {before} before the SADD"
     );
 }
+
+/// Redis's lazyfree test: on a fresh server, after SADD of 100k integers
+/// and UNLINK, used_memory must fall below twice its start-up value (the
+/// keyspace's slot cells must not be a first-write cost).
+#[test]
+fn unlink_of_a_large_set_on_a_fresh_server_reclaims_memory() {
+    let s = Server::shoal(&[]);
+    let mut c = s.conn();
+    let start = info_field(&mut c, "used_memory");
+    let mut argv: Vec<Vec<u8>> = vec![b"SADD".to_vec(), b"myset".to_vec()];
+    argv.extend((0..100_000).map(|i| i.to_string().into_bytes()));
+    assert_eq!(pipeline(&mut c, &[argv]), vec![b":100000\r\n".to_vec()]);
+    let peak = info_field(&mut c, "used_memory");
+    assert!(peak > start + 1_000_000, "peak {peak}, start {start}");
+    assert_eq!(c.cmd(&["UNLINK", "myset"]), b":1\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = info_field(&mut c, "used_memory");
+        if now < start * 2 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "used_memory {now} after UNLINK, {start} at start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

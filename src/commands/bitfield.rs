@@ -216,9 +216,9 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
         ));
     };
     check_string(&mut g, key)?;
-    let (buf, grown) = string_for_bits(&mut g, key, maxbit)?;
+    let (buf, grown, created) = string_for_bits(&mut g, key, maxbit)?;
     let mut out = Vec::with_capacity(ops.len());
-    let mut changes = 0;
+    let mut changes = 0u64;
     for op in &ops {
         let old = field(buf, op);
         let (new, reply) = match op.kind {
@@ -255,7 +255,12 @@ fn bitfield_generic(ctx: &mut Ctx, argv: &[Bytes], readonly: bool) -> CmdResult 
         }
     }
     if changes > 0 {
-        g.touched(key);
+        // Redis adds one change per applied operation; the key's creation
+        // or the signal below counts the first.
+        if !created {
+            g.touched(key);
+        }
+        g.add_dirty(changes - 1);
         g.notify(crate::notify::class::STRING, "setbit", key);
         g.propagate(argv.to_vec());
     }

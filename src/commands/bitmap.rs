@@ -54,17 +54,19 @@ pub fn parse_offset(ctx: &Ctx, arg: &[u8], bits: u32) -> Result<u64, RedisError>
 }
 
 /// The raw buffer of `key` grown to hold bit `maxbit`, creating the key if
-/// needed. Returns whether the key was created or grown.
+/// needed. Returns the buffer, whether the key was created or grown, and
+/// whether it was created (creating already counted one change: the
+/// caller must not signal the key again for it).
 pub fn string_for_bits<'g>(
     g: &'g mut KeyGuards,
     key: &[u8],
     maxbit: u64,
-) -> Result<(&'g mut Vec<u8>, bool), RedisError> {
+) -> Result<(&'g mut Vec<u8>, bool, bool), RedisError> {
     let need = (maxbit >> 3) as usize + 1;
-    let mut dirty = false;
-    if g.value(key).is_none() {
+    let created = g.value(key).is_none();
+    let mut dirty = created;
+    if created {
         g.insert(key, Entry::new(Value::Str(StrValue::Raw(Vec::new()))));
-        dirty = true;
     }
     let e = g.get_mut(key).ok_or(RedisError::NoSuchKey)?;
     let buf = match &mut e.value {
@@ -76,7 +78,7 @@ pub fn string_for_bits<'g>(
         buf.resize(need, 0);
         dirty = true;
     }
-    Ok((buf, dirty))
+    Ok((buf, dirty, created))
 }
 
 /// WRONGTYPE unless `key` is missing or a string.
@@ -98,7 +100,7 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let db = ctx.db();
     let mut g = ctx.lock(&db, &argv[1..2]);
     check_string(&mut g, key)?;
-    let (buf, grown) = string_for_bits(&mut g, key, off)?;
+    let (buf, grown, created) = string_for_bits(&mut g, key, off)?;
     let byte = &mut buf[(off >> 3) as usize];
     let mask = 0x80u8 >> (off & 7);
     let was = *byte & mask != 0;
@@ -108,7 +110,9 @@ fn setbit(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         } else {
             *byte &= !mask;
         }
-        g.touched(key);
+        if !created {
+            g.touched(key);
+        }
         g.notify(STRING, "setbit", key);
         g.propagate(argv.to_vec());
     }

@@ -325,6 +325,17 @@ impl<'a> KeyGuards<'a> {
         self.signal(key, exists);
     }
 
+    /// Count `n` more changes than the signals did (rdb_changes_since_last_save),
+    /// for commands whose one signal stands for several changes.
+    pub fn add_dirty(&self, n: u64) {
+        if n > 0 {
+            self.ks
+                .stats
+                .dirty
+                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
     /// signal_modified_key: WATCH invalidation and the dirty counter.
     fn signal(&mut self, key: &[u8], exists_after: bool) {
         self.ks.watches.touch(self.db.index(), key, exists_after);

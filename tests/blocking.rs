@@ -162,6 +162,36 @@ fn client_unblock_times_out_or_errors_the_wait() {
     assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":0\r\n");
 }
 
+/// An UNBLOCKED error is an error reply of the blocked command: INFO
+/// errorstats, commandstats failed_calls and total_error_replies count it
+/// (Redis's info.tcl "errorstats: blocking commands").
+#[test]
+fn client_unblock_error_counts_in_errorstats() {
+    let s = Server::shoal(&[]);
+    let mut admin = s.conn();
+    let mut c = s.conn();
+    let id = String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
+        .trim_start_matches(':')
+        .trim()
+        .to_string();
+    admin.cmd(&["CONFIG", "RESETSTAT"]);
+    c.send(&["BLPOP", "list1", "0"]);
+    wait_blocked(&mut admin, 1);
+    assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), b":1\r\n");
+    assert!(c.read_reply().starts_with(b"-UNBLOCKED"));
+    let info = String::from_utf8_lossy(&admin.cmd(&["INFO", "all"])).to_string();
+    assert!(info.contains("errorstat_UNBLOCKED:count=1\r\n"), "{info}");
+    let blpop = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_blpop:"))
+        .unwrap_or_default();
+    assert!(
+        blpop.contains("calls=1,") && blpop.ends_with("rejected_calls=0,failed_calls=1"),
+        "{blpop}"
+    );
+    assert!(info.contains("total_error_replies:1\r\n"), "{info}");
+}
+
 #[test]
 fn swapdb_wakes_clients_blocked_in_either_db() {
     let s = Server::shoal(&[]);

@@ -73,6 +73,7 @@ pub fn block_on(
         timeout,
         timeout_reply,
         keys: waited,
+        command: ctx.meta.name,
     });
     Reply::NilArray
 }

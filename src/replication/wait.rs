@@ -85,6 +85,7 @@ pub fn wait(
         timeout: None,
         timeout_reply: Reply::Int(0),
         keys: Vec::new(),
+        command: "wait",
     }))
 }
 

@@ -275,6 +275,7 @@ impl Conn {
         rd: &mut tokio::net::tcp::OwnedReadHalf,
     ) -> Option<Reply> {
         let pb = sess.pending_block.take()?;
+        let command = pb.command;
         let blocking = &srv.ks.blocking;
         let info = sess.info.clone();
         info.blocked.store(true, Ordering::Relaxed);
@@ -329,6 +330,14 @@ impl Conn {
             }
         };
         info.blocked.store(false, Ordering::Relaxed);
+        if let Some(Reply::Error(e)) = &result {
+            // CLIENT UNBLOCK ... ERROR, a cluster redirect: an error reply
+            // of the blocked command, counted as Redis's updateStatsOnUnblock.
+            crate::info::errors::count(srv, e);
+            if let Some(cmd) = srv.commands.get(command.as_bytes()) {
+                cmd.stats.failed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
         result
     }
 

@@ -39,6 +39,9 @@ pub struct PendingBlock {
     /// The keys waited on (cluster mode redirects the client when their
     /// slot moves away).
     pub keys: Vec<bytes::Bytes>,
+    /// The blocked command's name: an error that ends the wait counts as
+    /// its failed call (INFO commandstats).
+    pub command: &'static str,
 }
 
 /// State of one client connection.

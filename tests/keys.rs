@@ -243,3 +243,38 @@ fn setbit_and_bitfield_count_changes_like_redis() {
     // Redis 7.0.15 gives the same deltas.
     assert_eq!(steps, vec![1, 1, 0, 0, 1, 2, 2]);
 }
+
+fn memory_usage(c: &mut Conn, key: &str) -> i64 {
+    let raw = c.cmd(&["MEMORY", "USAGE", key]);
+    String::from_utf8_lossy(&raw)
+        .trim_start_matches(':')
+        .trim()
+        .parse()
+        .expect("MEMORY USAGE replies an integer")
+}
+
+/// MEMORY USAGE follows the packed layouts: a one-element hash, sorted
+/// set, intset or small set is one node plus one small buffer (Redis
+/// 7.0.15: 64, 80, 64 and 232 bytes), a short string lives in the node.
+#[test]
+fn memory_usage_measures_packed_values() {
+    let s = Server::shoal(&[]);
+    let mut c = s.conn();
+    c.cmd(&["HSET", "h", "f", "v"]);
+    c.cmd(&["ZADD", "z", "1", "a"]);
+    c.cmd(&["SADD", "is", "1", "2", "3"]);
+    c.cmd(&["SADD", "s", "a", "b", "c"]);
+    c.cmd(&["SET", "str", "hello"]);
+    for key in ["h", "z", "is", "s"] {
+        let n = memory_usage(&mut c, key);
+        assert!((64..=96).contains(&n), "{key}: {n}");
+    }
+    assert!((64..=72).contains(&memory_usage(&mut c, "str")));
+    let fields: Vec<String> = (0..100)
+        .flat_map(|i| [format!("f{i}"), format!("v{i}")])
+        .collect();
+    let mut argv = vec!["HSET".to_string(), "h100".to_string()];
+    argv.extend(fields);
+    c.cmd(&argv);
+    assert!(memory_usage(&mut c, "h100") > memory_usage(&mut c, "h") + 500);
+}

@@ -12,7 +12,7 @@ use crate::command::args;
 use crate::error::{CmdResult, RedisError};
 use crate::info::resources;
 use crate::protocol::Reply;
-use crate::types::{StrValue, Value};
+use crate::types::{HashValue, SetValue, StrValue, Value, ZSetValue};
 
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("memory|usage", usage),
@@ -23,9 +23,18 @@ pub const COMMANDS: &[(&str, Handler)] = &[
     ("memory|help", help),
 ];
 
-/// Per-key overhead: the node holding key pointer and entry (56 bytes, a
-/// 64-byte class) plus about 10 bytes of table slot (keyspace::shard).
-const ENTRY_OVERHEAD: usize = 74;
+/// Per-key overhead: the 64-byte node (key and entry) in its shard's node
+/// vector plus the shard's one tag byte (keyspace::nodes).
+const ENTRY_OVERHEAD: usize = 65;
+
+/// Heap bytes of a key name: none when it fits inside the node.
+fn key_size(len: usize) -> usize {
+    if len <= crate::keyspace::key::INLINE_MAX {
+        0
+    } else {
+        alloc(len)
+    }
+}
 
 fn alloc(n: usize) -> usize {
     if n == 0 {
@@ -45,9 +54,12 @@ fn sampled<I: Iterator<Item = usize>>(it: I, len: usize, samples: usize) -> usiz
     sum * len / take
 }
 
+/// Heap bytes of a value. Packed encodings (listpack, intset, the small
+/// string set) are one buffer each and are measured exactly; tables are
+/// estimated from sampled elements like Redis's objectComputeSize.
 fn value_size(v: &Value, samples: usize) -> usize {
     match v {
-        Value::Str(StrValue::Int(_)) => 0,
+        Value::Str(StrValue::Int(_) | StrValue::Inline(_)) => 0,
         Value::Str(s) => alloc(s.len()),
         Value::List(l) => {
             32 + sampled(
@@ -56,6 +68,7 @@ fn value_size(v: &Value, samples: usize) -> usize {
                 samples,
             )
         }
+        Value::Hash(HashValue::Listpack(p)) => alloc(p.byte_len()),
         Value::Hash(h) => {
             48 + sampled(
                 h.iter().map(|(f, x)| f.len() + x.len() + 4),
@@ -63,6 +76,8 @@ fn value_size(v: &Value, samples: usize) -> usize {
                 samples,
             )
         }
+        Value::Set(SetValue::Intset(i)) => alloc(i.byte_len()),
+        Value::Set(SetValue::Small(p)) => alloc(p.byte_len()),
         Value::Set(s) => {
             48 + sampled(
                 s.members().iter().map(|m| alloc(m.len()) + 16),
@@ -70,6 +85,7 @@ fn value_size(v: &Value, samples: usize) -> usize {
                 samples,
             )
         }
+        Value::ZSet(ZSetValue::Listpack(l)) => alloc(l.byte_len()),
         Value::ZSet(z) => 48 + sampled(z.iter().map(|(m, _)| m.len() + 48), z.len(), samples),
     }
 }
@@ -94,7 +110,7 @@ fn usage(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let Some(e) = g.peek(&argv[2]) else {
         return Ok(Reply::Nil);
     };
-    let n = ENTRY_OVERHEAD + alloc(argv[2].len()) + value_size(&e.value, samples);
+    let n = ENTRY_OVERHEAD + key_size(argv[2].len()) + value_size(&e.value, samples);
     Ok(Reply::Int(n as i64))
 }
 

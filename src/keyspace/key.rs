@@ -11,7 +11,7 @@ use std::fmt;
 use std::ops::Deref;
 
 /// Longest key kept inline (24 bytes minus the tag and length bytes).
-const INLINE_MAX: usize = 22;
+pub(crate) const INLINE_MAX: usize = 22;
 
 #[derive(Clone)]
 enum Repr {

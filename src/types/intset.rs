@@ -34,6 +34,11 @@ impl IntSet {
         self.buf.count() as usize
     }
 
+    /// Bytes of the buffer (MEMORY USAGE).
+    pub fn byte_len(&self) -> usize {
+        self.buf.alloc_size()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -113,6 +113,11 @@ impl Listpack {
         self.buf.count() as usize
     }
 
+    /// Bytes of the buffer (MEMORY USAGE).
+    pub fn byte_len(&self) -> usize {
+        self.buf.alloc_size()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.buf.count() == 0
     }

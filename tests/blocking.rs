@@ -139,15 +139,19 @@ fn bzpopmin_woken_by_zadd_in_fifo_order() {
     );
 }
 
+fn client_id(c: &mut Conn) -> String {
+    String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
+        .trim_start_matches(':')
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn client_unblock_times_out_or_errors_the_wait() {
     let s = Server::shoal(&[]);
     let mut admin = s.conn();
     let mut c = s.conn();
-    let id = String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
-        .trim_start_matches(':')
-        .trim()
-        .to_string();
+    let id = client_id(&mut c);
     c.send(&["BRPOP", "k", "0"]);
     wait_blocked(&mut admin, 1);
     assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":1\r\n");
@@ -170,10 +174,7 @@ fn client_unblock_error_counts_in_errorstats() {
     let s = Server::shoal(&[]);
     let mut admin = s.conn();
     let mut c = s.conn();
-    let id = String::from_utf8_lossy(&c.cmd(&["CLIENT", "ID"]))
-        .trim_start_matches(':')
-        .trim()
-        .to_string();
+    let id = client_id(&mut c);
     admin.cmd(&["CONFIG", "RESETSTAT"]);
     c.send(&["BLPOP", "list1", "0"]);
     wait_blocked(&mut admin, 1);

@@ -239,7 +239,12 @@ fn vote_if_needed(
         st.current_epoch
     );
     out.push(Action::Persist);
-    out.push(Action::Send(h.sender, msg(st, s, Body::FailoverAuthAck)));
+    // Answer on the link the request came in on: the candidate just wrote
+    // to it, so it reaches the live process. Our own outbound link to a
+    // replica that restarted a moment ago may still be connecting (its
+    // messages are dropped) or point at the old process, and the lost
+    // ACK made a manual failover right after a restart time out.
+    out.push(Action::Reply(msg(st, s, Body::FailoverAuthAck)));
 }
 
 /// Replicas of my master with a better replication offset than mine.

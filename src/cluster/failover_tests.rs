@@ -64,7 +64,7 @@ fn request_from_d(st: &ClusterState, epoch: u64, force: bool) -> Msg {
 
 fn acks(out: &[Action]) -> usize {
     out.iter()
-        .filter(|a| matches!(a, Action::Send(_, m) if m.body == Body::FailoverAuthAck))
+        .filter(|a| matches!(a, Action::Reply(m) if m.body == Body::FailoverAuthAck))
         .count()
 }
 

@@ -89,6 +89,20 @@ fn publish_reaches_every_node_and_shard_channels_stay_in_their_shard() {
     let slot = key_slot(channel.as_bytes());
     let (owner, replicas) = shard_of(&cl, slot);
     assert!(!replicas.is_empty(), "{}", cl.describe());
+    // SPUBLISH goes to the replicas the master knows over connected links,
+    // as in Redis; the replica's own view can be ahead of its master's.
+    let replica_id = cl.nodes[replicas[0]].id();
+    let known = cluster_tests::wait_until(Duration::from_secs(10), || {
+        cl.nodes[owner]
+            .nodes()
+            .iter()
+            .any(|l| l.starts_with(&replica_id) && l.contains("slave") && l.ends_with("connected"))
+    });
+    assert!(
+        known,
+        "the master never listed its replica:\n{}",
+        cl.describe()
+    );
     let mut on_master = subscriber(&cl.nodes[owner], "SSUBSCRIBE", channel);
     let mut on_replica = subscriber(&cl.nodes[replicas[0]], "SSUBSCRIBE", channel);
     let n = cl.nodes[owner].cmd(&["SPUBLISH", channel, "one"]);

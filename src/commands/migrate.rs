@@ -133,16 +133,6 @@ fn resp(buf: &mut Vec<u8>, parts: &[&[u8]]) {
     }
 }
 
-/// Run blocking I/O without stalling the async runtime's worker.
-fn blocking<R>(f: impl FnOnce() -> R) -> R {
-    match tokio::runtime::Handle::try_current() {
-        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
-            tokio::task::block_in_place(f)
-        }
-        _ => f(),
-    }
-}
-
 /// How a transfer failed on the socket.
 enum SockErr {
     Connect,
@@ -358,7 +348,7 @@ fn migrate(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
         dbid,
         keys: sent.len(),
     };
-    let out = blocking(|| transfer(&t)).map_err(io_error)?;
+    let out = crate::util::blocking::off_worker(|| transfer(&t)).map_err(io_error)?;
     if !o.copy {
         let mut del = vec![Bytes::from_static(b"DEL")];
         for (k, _) in sent.iter().zip(&out.acked).filter(|(_, ok)| **ok) {

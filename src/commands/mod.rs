@@ -32,6 +32,7 @@ pub mod object;
 pub mod persist;
 pub mod pubsub;
 pub mod repl;
+pub mod scripting;
 pub mod set;
 pub mod set_ops;
 pub mod sort;

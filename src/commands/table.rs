@@ -57,6 +57,10 @@ pub mod flag {
     pub const SKIP_SLOWLOG: u32 = 1 << 14;
     /// Served in an importing slot without a prior ASKING (RESTORE-ASKING).
     pub const ASKING: u32 = 1 << 15;
+    /// Refused inside scripts (redis.call).
+    pub const NOSCRIPT: u32 = 1 << 16;
+    /// Runs while a script is busy (SCRIPT KILL, SHUTDOWN NOSAVE ...).
+    pub const ALLOW_BUSY: u32 = 1 << 17;
 
     /// Bits for Redis's flag names.
     pub fn from_names(names: &[&str]) -> u32 {
@@ -78,6 +82,8 @@ pub mod flag {
                 "fast" => FAST,
                 "skip_slowlog" => SKIP_SLOWLOG,
                 "asking" => ASKING,
+                "noscript" => NOSCRIPT,
+                "allow_busy" => ALLOW_BUSY,
                 _ => 0,
             }
         })
@@ -138,6 +144,7 @@ fn handlers() -> Vec<(&'static str, Handler)> {
         super::cluster_repl::COMMANDS,
         super::hash::COMMANDS,
         super::set::COMMANDS,
+        super::scripting::COMMANDS,
         super::set_ops::COMMANDS,
         super::client::COMMANDS,
         super::config::COMMANDS,
@@ -230,8 +237,20 @@ fn build_one(meta: &'static CommandMeta, handlers: &HashMap<&str, Handler>) -> O
         handler,
         subs,
         stats: CmdStats::default(),
-        flags: flag::from_names(meta.flags) | protected_bit(meta.name),
+        flags: flag::from_names(meta.flags)
+            | protected_bit(meta.name)
+            | may_replicate_bit(meta.name),
     })
+}
+
+/// COMMAND INFO does not expose MAY_REPLICATE either: these commands
+/// carry it in Redis 7.0 (CLIENT PAUSE WRITE holds them, read-only
+/// scripts may not call them).
+fn may_replicate_bit(name: &str) -> u32 {
+    match name {
+        "publish" | "spublish" | "pfcount" | "eval" | "evalsha" | "fcall" => flag::MAY_REPLICATE,
+        _ => 0,
+    }
 }
 
 /// COMMAND INFO does not expose Redis's PROTECTED flag, so the generated

@@ -205,25 +205,28 @@ pub fn memory(srv: &Server, out: &mut String) {
     let sys = total_system_memory();
     line(out, "total_system_memory", sys);
     line(out, "total_system_memory_human", human(sys));
-    // No scripting engine yet: every script/function figure is zero.
-    for k in ["used_memory_lua", "used_memory_vm_eval"] {
-        line(out, k, 0);
-    }
-    line(out, "used_memory_lua_human", human(0));
+    // The Lua interpreter exists from the first script on (Redis creates
+    // it at start-up); functions (FUNCTION LOAD) are not supported.
+    let scripts = &srv.scripts;
+    let vm = scripts.lua_memory() as u64;
+    let eval_overhead = scripts.body_bytes() as u64;
+    line(out, "used_memory_lua", vm);
+    line(out, "used_memory_vm_eval", vm);
+    line(out, "used_memory_lua_human", human(vm));
+    line(out, "used_memory_scripts_eval", eval_overhead);
+    line(out, "number_of_cached_scripts", scripts.cached());
     for k in [
-        "used_memory_scripts_eval",
-        "number_of_cached_scripts",
         "number_of_functions",
         "number_of_libraries",
         "used_memory_vm_functions",
-        "used_memory_vm_total",
     ] {
         line(out, k, 0);
     }
-    line(out, "used_memory_vm_total_human", human(0));
+    line(out, "used_memory_vm_total", vm);
+    line(out, "used_memory_vm_total_human", human(vm));
     line(out, "used_memory_functions", 0);
-    line(out, "used_memory_scripts", 0);
-    line(out, "used_memory_scripts_human", human(0));
+    line(out, "used_memory_scripts", eval_overhead);
+    line(out, "used_memory_scripts_human", human(eval_overhead));
     let maxmemory = srv.config.get("maxmemory").parse::<u64>().unwrap_or(0);
     line(out, "maxmemory", maxmemory);
     line(out, "maxmemory_human", human(maxmemory));

@@ -19,7 +19,7 @@ use crate::util::clock;
 
 /// Waiter ids outside the keyspace's blocking registry: claim_id on them
 /// is a no-op, so only our reply (or a disconnect) ends the block.
-const WAIT_BLOCK_ID: u64 = u64::MAX;
+pub const WAIT_BLOCK_ID: u64 = u64::MAX;
 
 /// Online replicas that acknowledged at least `offset`.
 pub fn acked(srv: &Server, offset: i64) -> i64 {

@@ -38,8 +38,13 @@ pub fn spawn(srv: Arc<Server>) {
                 let budget = period / 4;
                 let _ = tokio::task::spawn_blocking(move || background_evict(&srv2, budget)).await;
             }
-            crate::persistence::save::cron(&srv);
-            crate::persistence::aof::cron(&srv);
+            // Saves and rewrites take the keyspace gate on this thread:
+            // while a script holds it they wait for the next tick, so the
+            // event loop stays free to answer BUSY and SCRIPT KILL.
+            if !srv.scripts.is_running() {
+                crate::persistence::save::cron(&srv);
+                crate::persistence::aof::cron(&srv);
+            }
             // Keeps used_memory_peak current between INFO calls.
             crate::info::resources::used_memory();
             client_timeouts(&srv);

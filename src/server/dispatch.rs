@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::call::call;
 use super::session::{Queued, Session};
 use super::Server;
-use crate::cluster::routing::Query;
+use crate::cluster::routing::{Query, Redirect};
 use crate::command::keys::key_positions;
 use crate::commands::table::{flag, Command};
 use crate::error::RedisError;
@@ -100,6 +100,12 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
     crate::commands::pubsub::forget_dropped_shard_channels(srv, sess);
     if let Err(e) = precheck(srv, sess, cmd) {
         return reject(srv, sess, Some(cmd), e);
+    }
+    if srv.scripts.is_running() && !cmd.has(flag::ALLOW_BUSY) {
+        let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
+        if let Err(e) = srv.scripts.wait_while_busy(threshold) {
+            return reject(srv, sess, Some(cmd), e);
+        }
     }
     if let Err(e) = cluster_route(srv, sess, cmd, argv) {
         // A redirected EXEC discards the transaction but answers with the
@@ -311,10 +317,38 @@ fn cluster_route(
         is_migrate: cmd.meta.name == "migrate",
         pubsub_shard: matches!(cmd.meta.name, "ssubscribe" | "sunsubscribe" | "spublish"),
     };
+    route(srv, cluster, &q).map_err(RedisError::from)
+}
+
+/// Route a query against the cluster map; a key "exists" when it is live
+/// in database 0 (ASK and TRYAGAIN depend on it during a migration).
+fn route(srv: &Server, cluster: &crate::cluster::Cluster, q: &Query) -> Result<(), Redirect> {
     let db = srv.ks.db(0);
     let now = crate::util::clock::now_ms();
     let exists = |k: &[u8]| matches!(db.contains_raw(k), Some(at) if at == 0 || at >= now);
-    cluster.map().route(&q, exists).map_err(RedisError::from)
+    cluster.map().route(q, exists)
+}
+
+/// Keys a script's command touches: served here, as a client's would be
+/// (scriptVerifyClusterState); the caller's ASKING and READONLY apply.
+pub fn route_keys(
+    srv: &Server,
+    sess: &Session,
+    keys: &[&[u8]],
+    is_write: bool,
+) -> Result<(), Redirect> {
+    let Some(cluster) = &srv.cluster else {
+        return Ok(());
+    };
+    let q = Query {
+        keys,
+        is_write,
+        asking: sess.asking,
+        readonly_client: sess.readonly,
+        is_migrate: false,
+        pubsub_shard: false,
+    };
+    route(srv, cluster, &q)
 }
 
 fn allowed_in_subscribe_mode(cmd: &Command) -> bool {

@@ -76,6 +76,8 @@ pub struct Server {
     pub repl: Arc<crate::replication::Replication>,
     /// Present when `cluster-enabled yes`.
     pub cluster: Option<crate::cluster::Cluster>,
+    /// Lua scripting (EVAL, SCRIPT).
+    pub scripts: crate::scripting::Scripts,
 }
 
 impl Server {
@@ -129,6 +131,7 @@ impl Server {
             pubsub,
             repl: Default::default(),
             cluster,
+            scripts: Default::default(),
         })
     }
 

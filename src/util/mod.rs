@@ -2,6 +2,7 @@
 
 pub mod alloc;
 pub mod bignum;
+pub mod blocking;
 pub mod clock;
 pub mod fork;
 pub mod glob;

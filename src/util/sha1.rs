@@ -100,13 +100,22 @@ pub fn sha1(data: &[u8]) -> [u8; 20] {
     s.finish()
 }
 
+/// SHA-1 of `data` in lower-case hex (script names, DEBUG DIGEST).
+pub fn sha1_hex(data: &[u8]) -> String {
+    hex(sha1(data))
+}
+
+fn hex(d: [u8; 20]) -> String {
+    use std::fmt::Write;
+    d.iter().fold(String::with_capacity(40), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hex(d: [u8; 20]) -> String {
-        d.iter().map(|b| format!("{b:02x}")).collect()
-    }
 
     #[test]
     fn known_vectors() {

@@ -1,0 +1,127 @@
+//! Lua scripting: EVAL, EVALSHA, their `_RO` forms and SCRIPT, over one
+//! Lua 5.1 interpreter per server, as in Redis 7.0.
+//!
+//! A script runs with the keyspace gate held exclusively, so it is atomic
+//! like a transaction. Its writes are propagated as the commands it ran
+//! (effects replication, Redis 7.0's only mode), wrapped in MULTI/EXEC
+//! when there are several.
+//!
+//! - `engine`: the interpreter, its sandbox and the script cache;
+//! - `lib`: the `redis`, `cjson` and `bit` libraries;
+//! - `convert`: replies to Lua values and back;
+//! - `shebang`: `#!lua flags=...`;
+//! - `run`: `redis.call` — the checks a command passes inside a script.
+
+mod convert;
+mod engine;
+mod lib;
+pub mod run;
+pub mod shebang;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+pub use engine::Engine;
+
+/// The server's scripting state.
+#[derive(Default)]
+pub struct Scripts {
+    /// Created on first use (and again after SCRIPT FLUSH).
+    engine: Mutex<Option<Engine>>,
+    /// A script is running since this wall-clock ms (0: none).
+    pub running_since: AtomicU64,
+    /// SCRIPT KILL asked the running script to stop (shared with the
+    /// interpreter's instruction-count hook).
+    pub kill: Arc<AtomicBool>,
+    /// The running script has written (it can no longer be killed).
+    pub wrote: AtomicBool,
+    /// Figures for INFO, readable while a script holds the engine.
+    cached: AtomicUsize,
+    body_bytes: AtomicUsize,
+    lua_memory: AtomicUsize,
+}
+
+impl Scripts {
+    /// Run `f` with the interpreter, creating it if needed.
+    pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
+        let mut guard = self.engine.lock();
+        if guard.is_none() {
+            *guard = Some(Engine::new(self.kill.clone()).map_err(|e| e.to_string())?);
+        }
+        let engine = guard.as_mut().ok_or("no engine")?;
+        let r = f(engine);
+        self.cached.store(engine.cached(), Ordering::Relaxed);
+        self.body_bytes
+            .store(engine.body_bytes(), Ordering::Relaxed);
+        self.lua_memory
+            .store(engine.used_memory(), Ordering::Relaxed);
+        Ok(r)
+    }
+
+    /// SCRIPT FLUSH: a fresh interpreter with an empty cache.
+    pub fn flush(&self) {
+        *self.engine.lock() = None;
+        self.cached.store(0, Ordering::Relaxed);
+        self.body_bytes.store(0, Ordering::Relaxed);
+        self.lua_memory.store(0, Ordering::Relaxed);
+    }
+
+    pub fn cached(&self) -> usize {
+        self.cached.load(Ordering::Relaxed)
+    }
+
+    pub fn body_bytes(&self) -> usize {
+        self.body_bytes.load(Ordering::Relaxed)
+    }
+
+    pub fn lua_memory(&self) -> usize {
+        self.lua_memory.load(Ordering::Relaxed)
+    }
+
+    /// A script starts: other clients wait for it (or get BUSY).
+    pub fn started(&self) {
+        self.kill.store(false, Ordering::Relaxed);
+        self.wrote.store(false, Ordering::Relaxed);
+        let now = crate::util::clock::now_ms().max(1);
+        self.running_since.store(now, Ordering::Release);
+    }
+
+    pub fn finished(&self) {
+        self.running_since.store(0, Ordering::Release);
+    }
+
+    /// Is a script running?
+    pub fn is_running(&self) -> bool {
+        self.running_since.load(Ordering::Acquire) != 0
+    }
+
+    /// Another client's command while a script runs: wait for the script
+    /// (the gate would make it wait anyway), but once the script has run
+    /// longer than busy-reply-threshold answer BUSY, as Redis does, so
+    /// that SCRIPT KILL and SHUTDOWN NOSAVE can get through.
+    pub fn wait_while_busy(&self, threshold_ms: u64) -> Result<(), crate::error::RedisError> {
+        crate::util::blocking::off_worker(|| self.busy_wait(threshold_ms))
+    }
+
+    fn busy_wait(&self, threshold_ms: u64) -> Result<(), crate::error::RedisError> {
+        loop {
+            let since = self.running_since.load(Ordering::Acquire);
+            if since == 0 {
+                return Ok(());
+            }
+            if crate::util::clock::now_ms().saturating_sub(since) >= threshold_ms {
+                return Err(crate::error::RedisError::raw(
+                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+                ));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
+}
+
+/// A script's name: the SHA1 of its body in lower-case hex.
+pub fn sha1_hex(body: &[u8]) -> String {
+    crate::util::sha1::sha1_hex(body)
+}

@@ -110,9 +110,10 @@ fn sort_generic(ctx: &mut Ctx, argv: &[Bytes], read_only: bool) -> CmdResult {
     };
     let is_zset = kind == Some(true);
     let mut dont_sort = o.by.as_ref().is_some_and(|b| !b.contains(&b'*'));
-    if dont_sort && kind == Some(false) && o.store.is_some() {
+    if dont_sort && kind == Some(false) && (o.store.is_some() || ctx.sess.in_script) {
         // A set's order is random: Redis sorts it (ALPHA, by element)
-        // when the result is stored, so replicas and the AOF agree.
+        // when the result is stored or read by a script, so replicas and
+        // the AOF agree.
         dont_sort = false;
         o.alpha = true;
         o.by = None;

@@ -50,14 +50,25 @@ pub fn single(lua: &Lua, field: &str, text: &[u8]) -> mlua::Result<Value> {
     Ok(Value::Table(t))
 }
 
+/// Nesting deeper than this (a table that contains itself) ends in an
+/// error instead of exhausting the stack.
+const MAX_DEPTH: usize = 256;
+
 /// What a script returned, as the client's reply.
 pub fn lua_to_reply(value: &Value) -> Reply {
+    nested_to_reply(value, 0)
+}
+
+fn nested_to_reply(value: &Value, depth: usize) -> Reply {
+    if depth > MAX_DEPTH {
+        return Reply::Error(RedisError::err("reached lua stack limit"));
+    }
     match value {
         Value::String(s) => Reply::Bulk(Bytes::copy_from_slice(&s.as_bytes())),
         Value::Integer(n) => Reply::Int(*n),
         Value::Number(n) => Reply::Int(truncate(*n)),
         Value::Boolean(true) => Reply::Int(1),
-        Value::Table(t) => table_to_reply(t),
+        Value::Table(t) => table_to_reply(t, depth),
         _ => Reply::Nil,
     }
 }
@@ -71,7 +82,7 @@ fn truncate(n: f64) -> i64 {
     }
 }
 
-fn table_to_reply(t: &Table) -> Reply {
+fn table_to_reply(t: &Table, depth: usize) -> Reply {
     if let Ok(Value::String(e)) = t.raw_get::<Value>("err") {
         return Reply::Error(error_from_text(&e.to_string_lossy()));
     }
@@ -82,7 +93,7 @@ fn table_to_reply(t: &Table) -> Reply {
     for i in 1.. {
         match t.raw_get::<Value>(i) {
             Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(lua_to_reply(&v)),
+            Ok(v) => items.push(nested_to_reply(&v, depth + 1)),
         }
     }
     Reply::Array(items)
@@ -133,6 +144,20 @@ mod tests {
             roundtrip(&lua, "return {err='MY bad'}"),
             Reply::Error(RedisError::raw("MY bad"))
         );
+    }
+
+    #[test]
+    fn a_table_that_contains_itself_ends_in_an_error() {
+        let lua = Lua::new();
+        let mut r = roundtrip(&lua, "local a = {} local b = {a} a[1] = b return a");
+        let mut depth = 0;
+        while let Reply::Array(mut items) = r {
+            assert_eq!(items.len(), 1);
+            r = items.remove(0);
+            depth += 1;
+        }
+        assert_eq!(r, Reply::Error(RedisError::err("reached lua stack limit")));
+        assert!(depth > 100);
     }
 
     #[test]

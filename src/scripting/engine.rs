@@ -23,8 +23,9 @@ use crate::protocol::Reply;
 /// tail call, and errors would lose their script line).
 const PRELUDE: &str = r#"
 local hooks, env = ...
-local error, type, rawget, tostring, setmetatable = error, type, rawget, tostring, setmetatable
-local base_pcall, error_text = pcall, hooks.error_text
+local error, type, rawget, tostring = error, type, rawget, tostring
+local base_setmetatable, base_rawset, base_pcall = setmetatable, rawset, pcall
+local error_text = hooks.error_text
 local redis = rawget(env, 'redis')
 redis.error_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 2) end
@@ -34,26 +35,70 @@ redis.status_reply = function(msg)
   if type(msg) ~= 'string' then error('wrong number or type of arguments', 2) end
   return {ok = msg}
 end
+
+-- Read-only tables: scripts share one interpreter, so none may change
+-- what the next script sees. A protected table is an empty proxy.
+local protected = base_setmetatable({}, {__mode = 'k'})
+local function readonly() error('Attempt to modify a readonly table', 3) end
+local locked = base_setmetatable({}, {
+  __newindex = function() readonly() end, __metatable = false })
+protected[locked] = true
+local function protect(t, index)
+  local p = base_setmetatable({}, {
+    __index = index or t,
+    __newindex = function() readonly() end,
+    __metatable = locked,
+  })
+  protected[p] = true
+  return p
+end
+
+-- What scripts can see: Lua's safe base functions and libraries (read
+-- only), redis, cjson and bit, KEYS and ARGV (set for each run).
+local visible = {}
+for _, name in ipairs({'assert', 'error', 'ipairs', 'next', 'pairs', 'rawequal',
+    'rawget', 'select', 'getmetatable', 'tonumber', 'tostring', 'type', 'unpack',
+    'xpcall', '_VERSION', 'gcinfo'}) do
+  visible[name] = rawget(env, name)
+end
+for _, name in ipairs({'string', 'table', 'math', 'coroutine', 'redis', 'cjson', 'bit'}) do
+  local lib = rawget(env, name)
+  if lib ~= nil then visible[name] = protect(lib) end
+end
+visible.loadstring = hooks.loadstring
+visible.setmetatable = function(t, mt)
+  if protected[t] then readonly() end
+  return base_setmetatable(t, mt)
+end
+visible.rawset = function(t, k, v)
+  if protected[t] then readonly() end
+  return base_rawset(t, k, v)
+end
 -- A script's own pcall sees the text of an error reply, not the error
--- object (as Redis 7.0 arranges for compatibility).
+-- object (as Redis 7.0 arranges for compatibility); once SCRIPT KILL has
+-- been sent, error_text raises again so pcall cannot swallow the kill.
 local function caught(ok, ...)
   if ok then return ok, ... end
   local text = error_text((...))
   if text ~= nil then return false, text end
   return false, ...
 end
-env.pcall = function(f, ...) return caught(base_pcall(f, ...)) end
-return setmetatable({}, {
+visible.pcall = function(f, ...) return caught(base_pcall(f, ...)) end
+
+local sandbox = base_setmetatable({}, {
   __index = function(_, name)
-    local v = rawget(env, name)
+    local v = visible[name]
     if v == nil then
       error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
     end
     return v
   end,
-  __newindex = function() error('Attempt to modify a readonly table', 2) end,
-  __metatable = false,
+  __newindex = function() readonly() end,
+  __metatable = locked,
 })
+protected[sandbox] = true
+visible._G = sandbox
+return sandbox, visible
 "#;
 
 /// A compiled script.
@@ -67,6 +112,8 @@ pub struct Engine {
     scripts: HashMap<String, Compiled>,
     /// The environment every script function runs in (read-only proxy).
     sandbox: Table,
+    /// What the sandbox shows (KEYS and ARGV are set here for each run).
+    visible: Table,
     /// Where the per-run dispatcher is put (`hooks.call`).
     hooks: Table,
     /// `xpcall(f, handler)`, so errors come back with their script line.
@@ -88,13 +135,12 @@ impl Engine {
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
+        lua.set_app_data(kill.clone());
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
             move |_, _| {
                 if kill.load(Ordering::Relaxed) {
-                    Err(mlua::Error::runtime(
-                        "Script killed by user with SCRIPT KILL...",
-                    ))
+                    Err(mlua::Error::runtime(KILLED))
                 } else {
                     Ok(VmState::Continue)
                 }
@@ -112,7 +158,8 @@ impl Engine {
         let redis: Table = env.raw_get("redis")?;
         redis.raw_set("call", call_fn(&lua, &hooks, true)?)?;
         redis.raw_set("pcall", call_fn(&lua, &hooks, false)?)?;
-        let sandbox: Table = lua
+        hooks.raw_set("loadstring", loadstring_fn(&lua)?)?;
+        let (sandbox, visible): (Table, Table) = lua
             .load(PRELUDE)
             .set_name("=shoal_prelude")
             .call((hooks.clone(), env.clone()))?;
@@ -120,11 +167,13 @@ impl Engine {
             .load("local f, h = ... return xpcall(f, h)")
             .set_name("=shoal_runner")
             .into_function()?;
+        lua.set_app_data(Sandbox(sandbox.clone()));
         let handler = lua.create_function(error_handler)?;
         Ok(Engine {
             lua,
             scripts: HashMap::new(),
             sandbox,
+            visible,
             hooks,
             runner,
             handler,
@@ -190,9 +239,8 @@ impl Engine {
         let outcome = self.lua.scope(|scope| {
             let call = scope.create_function_mut(|lua, args: MultiValue| dispatch(lua, args))?;
             self.hooks.raw_set("call", call)?;
-            let env = self.lua.globals();
-            env.raw_set("KEYS", self.strings(keys)?)?;
-            env.raw_set("ARGV", self.strings(args)?)?;
+            self.visible.raw_set("KEYS", self.strings(keys)?)?;
+            self.visible.raw_set("ARGV", self.strings(args)?)?;
             let (ok, value): (bool, Value) = self
                 .runner
                 .call((script.func.clone(), self.handler.clone()))?;
@@ -275,7 +323,13 @@ fn raised_reply(e: &mlua::Error) -> Option<String> {
 }
 
 /// `hooks.error_text(e)`: what a script's pcall shows for an error object.
-fn error_text(_: &Lua, e: Value) -> mlua::Result<Option<String>> {
+/// A killed script's errors are raised again.
+fn error_text(lua: &Lua, e: Value) -> mlua::Result<Option<String>> {
+    if let Some(kill) = lua.app_data_ref::<Arc<AtomicBool>>() {
+        if kill.load(Ordering::Relaxed) {
+            return Err(mlua::Error::runtime(KILLED));
+        }
+    }
     Ok(match e {
         Value::Error(err) => raised_reply(&err),
         Value::Table(t) => match t.raw_get::<Value>("err")? {
@@ -285,6 +339,33 @@ fn error_text(_: &Lua, e: Value) -> mlua::Result<Option<String>> {
         _ => None,
     })
 }
+
+/// `loadstring(code)`: text chunks only (compiled bytecode is refused, as
+/// in Redis), running in the script sandbox.
+fn loadstring_fn(lua: &Lua) -> mlua::Result<Function> {
+    lua.create_function(|lua, (code, name): (mlua::LuaString, Option<String>)| {
+        let chunk = lua
+            .load(code.as_bytes().to_vec())
+            .set_name(name.unwrap_or_else(|| "=(load)".into()))
+            .set_mode(ChunkMode::Text);
+        let chunk = match lua.app_data_ref::<Sandbox>() {
+            Some(sb) => chunk.set_environment(sb.0.clone()),
+            None => chunk,
+        };
+        Ok(match chunk.into_function() {
+            Ok(f) => (Value::Function(f), Value::Nil),
+            Err(e) => (
+                Value::Nil,
+                Value::String(lua.create_string(compile_message(&e))?),
+            ),
+        })
+    })
+}
+
+/// The sandbox table, for functions loaded at run time.
+struct Sandbox(Table);
+
+const KILLED: &str = "Script killed by user with SCRIPT KILL...";
 
 /// `redis.call` (`raise`: an error reply becomes a Lua error) or
 /// `redis.pcall` (it is returned as `{err=...}`), over this run's

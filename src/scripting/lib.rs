@@ -16,7 +16,15 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
     t.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::LuaString| Ok(super::sha1_hex(&s.as_bytes())))?,
+        lua.create_function(|lua, args: MultiValue| {
+            let (1, Some(v)) = (args.len(), args.front()) else {
+                return Err(mlua::Error::runtime("wrong number of arguments"));
+            };
+            let s = lua
+                .coerce_string(v.clone())?
+                .ok_or_else(|| mlua::Error::runtime("wrong number of arguments"))?;
+            Ok(super::sha1_hex(&s.as_bytes()))
+        })?,
     )?;
     t.raw_set("log", lua.create_function(log)?)?;
     t.raw_set(
@@ -26,7 +34,18 @@ pub fn redis_table(lua: &Lua) -> mlua::Result<Table> {
             _ => Err(mlua::Error::runtime("RESP version must be 2 or 3.")),
         })?,
     )?;
-    t.raw_set("set_repl", lua.create_function(|_, _: i64| Ok(()))?)?;
+    t.raw_set(
+        "set_repl",
+        lua.create_function(|_, args: MultiValue| match (args.len(), args.front()) {
+            (1, Some(Value::Integer(0..=3))) => Ok(()),
+            (1, _) => Err(mlua::Error::runtime(
+                "Invalid replication flags. Use REPL_AOF, REPL_REPLICA, REPL_ALL or REPL_NONE.",
+            )),
+            _ => Err(mlua::Error::runtime(
+                "redis.set_repl() requires one argument.",
+            )),
+        })?,
+    )?;
     t.raw_set("replicate_commands", lua.create_function(|_, ()| Ok(true))?)?;
     t.raw_set("breakpoint", lua.create_function(|_, ()| Ok(false))?)?;
     t.raw_set("debug", lua.create_function(|_, _: MultiValue| Ok(()))?)?;
@@ -85,13 +104,12 @@ fn log(_: &Lua, args: MultiValue) -> mlua::Result<()> {
 /// cjson.encode / cjson.decode over serde_json.
 pub fn cjson_table(lua: &Lua) -> mlua::Result<Table> {
     let t = lua.create_table()?;
-    t.raw_set(
-        "encode",
-        lua.create_function(|lua, v: Value| {
-            let json: serde_json::Value = lua.from_value(v)?;
-            serde_json::to_string(&json).map_err(mlua::Error::external)
-        })?,
-    )?;
+    let encode = lua.create_function(|lua, v: Value| {
+        let json: serde_json::Value = lua.from_value(v)?;
+        serde_json::to_string(&json).map_err(mlua::Error::external)
+    })?;
+    t.raw_set("encode", encode.clone())?;
+    t.raw_set("encode_keep_buffer", encode)?;
     t.raw_set(
         "decode",
         lua.create_function(|lua, s: mlua::LuaString| {

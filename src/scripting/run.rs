@@ -45,7 +45,9 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         || tokio::runtime::Handle::try_current().is_err();
     srv.scripts.started();
     if in_place {
+        let was = std::mem::replace(&mut ctx.sess.in_script, true);
         let reply = execute(srv, ctx.sess, &inv, oom_at_start);
+        ctx.sess.in_script = was;
         srv.scripts.finished();
         return into_result(reply);
     }
@@ -97,6 +99,7 @@ fn script_session(caller: &Session) -> Session {
     sess.asking = caller.asking;
     sess.readonly = caller.readonly;
     sess.is_master = caller.is_master;
+    sess.in_script = true;
     sess
 }
 

@@ -89,6 +89,8 @@ pub struct Session {
     /// The name last published in `info.last_cmd` (saves its mutex when
     /// the client repeats a command).
     pub last_cmd: &'static str,
+    /// The client a Lua script's commands run as.
+    pub in_script: bool,
 }
 
 impl Session {
@@ -125,6 +127,7 @@ impl Session {
             readonly: false,
             batch_clock: None,
             last_cmd: "NULL",
+            in_script: false,
         }
     }
 

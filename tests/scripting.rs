@@ -174,3 +174,19 @@ fn cluster_scripts_touch_only_local_keys_of_one_slot() {
     let r = text(c.cmd(&["EVAL", "return redis.call('get', 'x')", "0"]));
     assert!(r.contains("Script attempted to"), "{r}");
 }
+
+#[test]
+fn shutdown_nosave_ends_a_server_stuck_in_a_script() {
+    let mut s = Server::shoal(&["--busy-reply-threshold", "50"]);
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    runner.send(&["EVAL", "redis.call('set', 'x', 1) while true do end", "0"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        text(other.cmd(&["PING"])).starts_with("-BUSY")
+    }));
+    other.send(&["SHUTDOWN", "NOSAVE"]);
+    let exited = wait_until(Duration::from_secs(10), || {
+        matches!(s.child.try_wait(), Ok(Some(_)))
+    });
+    assert!(exited, "the server did not exit");
+}

@@ -171,11 +171,15 @@ pub fn run(config: Config) -> i32 {
             return 1;
         }
     };
-    rt.block_on(async move {
+    let code = rt.block_on(async move {
         let srv = Server::new(config);
         crate::info::resources::record_startup();
         crate::evict::apply_config(&srv.config);
         crate::replication::start(&srv);
         listener::serve(srv).await
-    })
+    });
+    // Everything that must reach disk has; a script that SHUTDOWN NOSAVE
+    // interrupted may still spin on a blocking thread: do not wait for it.
+    rt.shutdown_background();
+    code
 }

@@ -190,3 +190,24 @@ fn shutdown_nosave_ends_a_server_stuck_in_a_script() {
     });
     assert!(exited, "the server did not exit");
 }
+
+/// A client blocked on a key the busy script wrote is served when the
+/// script ends, and the event loop keeps answering BUSY meanwhile.
+#[test]
+fn a_busy_script_writing_a_blocked_key_does_not_stall_the_server() {
+    let s = Server::shoal(&["--busy-reply-threshold", "50"]);
+    let mut waiter = s.conn();
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    waiter.send(&["BLPOP", "q", "0"]);
+    std::thread::sleep(Duration::from_millis(100));
+    let script = "redis.call('rpush', 'q', 'job') local t = redis.call('time')[1] \
+                  while redis.call('time')[1] - t < 1 do end return 1";
+    runner.send(&["EVAL", script, "0"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        text(other.cmd(&["PING"])).starts_with("-BUSY")
+    }));
+    assert_eq!(text(runner.read_reply()), ":1\r\n");
+    assert_eq!(text(waiter.read_reply()), "*2\r\n$1\r\nq\r\n$3\r\njob\r\n");
+    assert_eq!(text(other.cmd(&["PING"])), "+PONG\r\n");
+}

@@ -140,7 +140,9 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
     if sess.asking && cmd.meta.name != "asking" && !sess.in_multi() {
         sess.asking = false;
     }
-    if srv.ks.blocking.count() > 0 {
+    // While a script runs on its own thread the keyspace gate is its own
+    // (serving would wait for the script); it serves them when it ends.
+    if srv.ks.blocking.count() > 0 && !srv.scripts.is_running() {
         crate::commands::blocking::serve_ready(srv);
     }
     reply

@@ -10,7 +10,7 @@ use super::ctx::Ctx;
 use super::table::Handler;
 use crate::error::{CmdResult, RedisError};
 use crate::protocol::Reply;
-use crate::scripting::run::{run, Invocation};
+use crate::scripting::run::{run, Invocation, Source};
 
 pub const COMMANDS: &[(&str, Handler)] = &[
     ("eval", eval),
@@ -40,28 +40,16 @@ fn evalsha_ro(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     eval_generic(ctx, argv, true, true)
 }
 
-fn noscript() -> RedisError {
-    RedisError::raw("NOSCRIPT No matching script. Please use EVAL.")
-}
-
 /// `EVAL script numkeys [key ...] [arg ...]` and its three siblings.
 fn eval_generic(ctx: &mut Ctx, argv: &[Bytes], by_sha: bool, ro_command: bool) -> CmdResult {
     let numkeys = numkeys(&argv[2], argv.len() - 3)?;
-    let scripts = &ctx.srv.scripts;
-    let (sha, flags) = if by_sha {
-        let sha = String::from_utf8_lossy(&argv[1]).to_ascii_lowercase();
-        let flags = scripts
-            .with_engine(|e| e.flags(&sha))
-            .map_err(RedisError::err)?;
-        (sha, flags.ok_or_else(noscript)?)
+    let source = if by_sha {
+        Source::Sha(String::from_utf8_lossy(&argv[1]).to_ascii_lowercase())
     } else {
-        scripts
-            .with_engine(|e| e.load(&argv[1]))
-            .map_err(RedisError::err)??
+        Source::Body(argv[1].clone())
     };
     let inv = Invocation {
-        sha,
-        flags,
+        source,
         keys: argv[3..3 + numkeys].to_vec(),
         args: argv[3 + numkeys..].to_vec(),
         ro_command,
@@ -86,29 +74,29 @@ fn numkeys(arg: &[u8], available: usize) -> Result<usize, RedisError> {
     Ok(n as usize)
 }
 
+/// busy-reply-threshold in ms.
+fn threshold(ctx: &Ctx) -> u64 {
+    ctx.srv.config.get_i64("busy-reply-threshold").max(0) as u64
+}
+
 fn script_load(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
     let (sha, _) = ctx
         .srv
         .scripts
-        .with_engine(|e| e.load(&argv[2]))
-        .map_err(RedisError::err)??;
+        .with_engine_or_busy(threshold(ctx), |e| e.load(&argv[2]))??;
     Ok(Reply::Bulk(Bytes::from(sha)))
 }
 
 fn script_exists(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
-    let found = ctx
-        .srv
-        .scripts
-        .with_engine(|e| {
-            argv[2..]
-                .iter()
-                .map(|sha| {
-                    let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
-                    Reply::Int(i64::from(e.exists(&sha)))
-                })
-                .collect()
-        })
-        .map_err(RedisError::err)?;
+    let found = ctx.srv.scripts.with_engine_or_busy(threshold(ctx), |e| {
+        argv[2..]
+            .iter()
+            .map(|sha| {
+                let sha = String::from_utf8_lossy(sha).to_ascii_lowercase();
+                Reply::Int(i64::from(e.exists(&sha)))
+            })
+            .collect()
+    })?;
     Ok(Reply::Array(found))
 }
 
@@ -125,7 +113,7 @@ fn script_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
             "SCRIPT FLUSH only support SYNC|ASYNC option",
         ));
     }
-    ctx.srv.scripts.flush();
+    ctx.srv.scripts.flush(threshold(ctx))?;
     Ok(Reply::OK)
 }
 
@@ -135,8 +123,7 @@ fn script_flush(ctx: &mut Ctx, argv: &[Bytes]) -> CmdResult {
 /// first leaves nothing to kill.
 fn script_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     let scripts = &ctx.srv.scripts;
-    let threshold = ctx.srv.config.get_i64("busy-reply-threshold").max(0) as u64;
-    if scripts.wait_while_busy(threshold).is_ok() {
+    if scripts.wait_while_busy(threshold(ctx)).is_ok() {
         return Err(RedisError::NotBusy);
     }
     if scripts.wrote.load(Ordering::Relaxed) {

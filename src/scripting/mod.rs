@@ -10,13 +10,15 @@
 //! - `lib`: the `redis`, `cjson` and `bit` libraries;
 //! - `convert`: replies to Lua values and back;
 //! - `shebang`: `#!lua flags=...`;
-//! - `run`: `redis.call` — the checks a command passes inside a script.
+//! - `run`: `redis.call` — the checks a command passes inside a script;
+//! - `worker`: the thread client scripts run on.
 
 mod convert;
 mod engine;
 mod lib;
 pub mod run;
 pub mod shebang;
+mod worker;
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -30,13 +32,20 @@ pub use engine::Engine;
 pub struct Scripts {
     /// Created on first use (and again after SCRIPT FLUSH).
     engine: Mutex<Option<Engine>>,
-    /// A script is running since this wall-clock ms (0: none).
+    /// Scripts accepted and not finished (queued or running).
+    pending: AtomicUsize,
+    /// The executing script started at this wall-clock ms (0: none).
     pub running_since: AtomicU64,
     /// SCRIPT KILL asked the running script to stop (shared with the
     /// interpreter's instruction-count hook).
     pub kill: Arc<AtomicBool>,
     /// The running script has written (it can no longer be killed).
     pub wrote: AtomicBool,
+    /// The thread client scripts run on.
+    pub worker: worker::Worker,
+    /// Signalled when a script finishes (commands waiting for it).
+    idle_lock: Mutex<()>,
+    idle: parking_lot::Condvar,
     /// Figures for INFO, readable while a script holds the engine.
     cached: AtomicUsize,
     body_bytes: AtomicUsize,
@@ -47,6 +56,33 @@ impl Scripts {
     /// Run `f` with the interpreter, creating it if needed.
     pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Result<R, String> {
         let mut guard = self.engine.lock();
+        self.use_engine(&mut guard, f)
+    }
+
+    /// `with_engine` for the event loop (SCRIPT LOAD, EXISTS): the script
+    /// thread may hold the interpreter, so wait in slices and answer BUSY
+    /// once its script has run past the threshold.
+    pub fn with_engine_or_busy<R>(
+        &self,
+        threshold_ms: u64,
+        f: impl FnOnce(&mut Engine) -> R,
+    ) -> Result<R, crate::error::RedisError> {
+        loop {
+            let slice = std::time::Duration::from_millis(10);
+            if let Some(mut guard) = self.engine.try_lock_for(slice) {
+                return self
+                    .use_engine(&mut guard, f)
+                    .map_err(crate::error::RedisError::err);
+            }
+            self.check_busy(threshold_ms)?;
+        }
+    }
+
+    fn use_engine<R>(
+        &self,
+        guard: &mut Option<Engine>,
+        f: impl FnOnce(&mut Engine) -> R,
+    ) -> Result<R, String> {
         if guard.is_none() {
             *guard = Some(Engine::new(self.kill.clone()).map_err(|e| e.to_string())?);
         }
@@ -61,11 +97,19 @@ impl Scripts {
     }
 
     /// SCRIPT FLUSH: a fresh interpreter with an empty cache.
-    pub fn flush(&self) {
-        *self.engine.lock() = None;
+    pub fn flush(&self, threshold_ms: u64) -> Result<(), crate::error::RedisError> {
+        loop {
+            let slice = std::time::Duration::from_millis(10);
+            if let Some(mut guard) = self.engine.try_lock_for(slice) {
+                *guard = None;
+                break;
+            }
+            self.check_busy(threshold_ms)?;
+        }
         self.cached.store(0, Ordering::Relaxed);
         self.body_bytes.store(0, Ordering::Relaxed);
         self.lua_memory.store(0, Ordering::Relaxed);
+        Ok(())
     }
 
     pub fn cached(&self) -> usize {
@@ -80,7 +124,13 @@ impl Scripts {
         self.lua_memory.load(Ordering::Relaxed)
     }
 
-    /// A script starts: other clients wait for it (or get BUSY).
+    /// A script was accepted (queued for the script thread or about to
+    /// run in place): from now on other clients' commands wait for it.
+    pub fn queued(&self) {
+        self.pending.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The script starts executing (its busy time counts from here).
     pub fn started(&self) {
         self.kill.store(false, Ordering::Relaxed);
         self.wrote.store(false, Ordering::Relaxed);
@@ -90,11 +140,16 @@ impl Scripts {
 
     pub fn finished(&self) {
         self.running_since.store(0, Ordering::Release);
+        self.pending.fetch_sub(1, Ordering::AcqRel);
+        // Taking the lock orders this with a waiter between its check and
+        // its wait, so no wake-up is lost.
+        drop(self.idle_lock.lock());
+        self.idle.notify_all();
     }
 
-    /// Is a script running?
+    /// Is a script queued or running?
     pub fn is_running(&self) -> bool {
-        self.running_since.load(Ordering::Acquire) != 0
+        self.pending.load(Ordering::Acquire) != 0
     }
 
     /// Another client's command while a script runs: wait for the script
@@ -106,18 +161,31 @@ impl Scripts {
     }
 
     fn busy_wait(&self, threshold_ms: u64) -> Result<(), crate::error::RedisError> {
+        let mut guard = self.idle_lock.lock();
         loop {
-            let since = self.running_since.load(Ordering::Acquire);
-            if since == 0 {
+            if !self.is_running() {
                 return Ok(());
             }
-            if crate::util::clock::now_ms().saturating_sub(since) >= threshold_ms {
-                return Err(crate::error::RedisError::raw(
-                    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
-                ));
-            }
-            std::thread::sleep(std::time::Duration::from_millis(1));
+            let left = self.check_busy(threshold_ms)?;
+            let wait = std::time::Duration::from_millis(left.clamp(1, 100));
+            self.idle.wait_for(&mut guard, wait);
         }
+    }
+
+    /// BUSY if the executing script has run past the threshold, else the
+    /// milliseconds left before it does.
+    pub fn check_busy(&self, threshold_ms: u64) -> Result<u64, crate::error::RedisError> {
+        let since = self.running_since.load(Ordering::Acquire);
+        if since == 0 {
+            return Ok(threshold_ms);
+        }
+        let ran = crate::util::clock::now_ms().saturating_sub(since);
+        if ran >= threshold_ms {
+            return Err(crate::error::RedisError::raw(
+                "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+            ));
+        }
+        Ok(threshold_ms - ran)
     }
 }
 

@@ -19,32 +19,39 @@ use crate::protocol::Reply;
 use crate::server::session::Session;
 use crate::server::{call::call, dispatch, Server};
 
+/// Which script to run.
+pub enum Source {
+    /// EVAL: the body (compiled and cached on first use).
+    Body(Bytes),
+    /// EVALSHA: the SHA1 of a cached script, lower-case.
+    Sha(String),
+}
+
 /// One script invocation.
 pub struct Invocation {
-    pub sha: String,
-    pub flags: ScriptFlags,
+    pub source: Source,
     pub keys: Vec<Bytes>,
     pub args: Vec<Bytes>,
     /// EVAL_RO / EVALSHA_RO.
     pub ro_command: bool,
 }
 
-/// Run a cached script atomically. A client's script runs on a thread of
-/// the blocking pool while its connection waits for the reply, so the
+/// Run a cached script atomically. A client's script runs on the script
+/// thread (`worker`) while its connection waits for the reply, so the
 /// event loop goes on: other clients wait for the script or, past
 /// busy-reply-threshold, get BUSY, and SCRIPT KILL gets through. Inside
 /// EXEC (the gate is already ours), from the master's stream or while
 /// loading, the script runs in place.
 pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     let srv = ctx.srv;
-    prepare(srv, &inv)?;
     let oom_at_start = over_maxmemory(srv);
     let in_place = ctx.in_exec
         || ctx.sess.is_master
         || srv.loading.load(Ordering::Relaxed)
         || tokio::runtime::Handle::try_current().is_err();
-    srv.scripts.started();
+    srv.scripts.queued();
     if in_place {
+        srv.scripts.started();
         let was = std::mem::replace(&mut ctx.sess.in_script, true);
         let reply = execute(srv, ctx.sess, &inv, oom_at_start);
         ctx.sess.in_script = was;
@@ -54,9 +61,10 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
     let mut sess = script_session(ctx.sess);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = srv.clone();
-    tokio::task::spawn_blocking(move || {
+    let job = Box::new(move || {
         let reply = {
             let _gate = owned.ks.gate.write();
+            owned.scripts.started();
             execute(&owned, &mut sess, &inv, oom_at_start)
         };
         owned.scripts.finished();
@@ -65,6 +73,10 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         }
         let _ = tx.send(reply);
     });
+    if let Err(e) = srv.scripts.worker.submit(job) {
+        srv.scripts.finished();
+        return Err(RedisError::err(e.to_string()));
+    }
     ctx.sess.pending_block = Some(crate::server::session::PendingBlock {
         id: crate::replication::wait::WAIT_BLOCK_ID,
         rx,
@@ -103,40 +115,75 @@ fn script_session(caller: &Session) -> Session {
     sess
 }
 
-/// Run the script with the gate held, its writes propagated as one
-/// transaction.
+/// Compile or look up the script, then run it with the gate held (the
+/// caller holds it), its writes propagated as one transaction. The
+/// interpreter is only touched here, on the thread that runs scripts, so
+/// the event loop never waits for it.
 fn execute(srv: &Arc<Server>, sess: &mut Session, inv: &Invocation, oom_at_start: bool) -> Reply {
-    let scripts = &srv.scripts;
+    let outcome = srv.scripts.with_engine(|engine| {
+        let (sha, flags) = match &inv.source {
+            Source::Body(body) => engine.load(body)?,
+            Source::Sha(sha) => {
+                let flags = engine.flags(sha).ok_or_else(|| {
+                    RedisError::raw("NOSCRIPT No matching script. Please use EVAL.")
+                })?;
+                (sha.clone(), flags)
+            }
+        };
+        prepare(srv, flags, inv.ro_command)?;
+        Ok(run_compiled(
+            srv,
+            sess,
+            engine,
+            inv,
+            &sha,
+            flags,
+            oom_at_start,
+        ))
+    });
+    match outcome {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) => Reply::Error(e),
+        Err(e) => Reply::Error(RedisError::err(e)),
+    }
+}
+
+fn run_compiled(
+    srv: &Arc<Server>,
+    sess: &mut Session,
+    engine: &super::Engine,
+    inv: &Invocation,
+    sha: &str,
+    flags: ScriptFlags,
+    oom_at_start: bool,
+) -> Reply {
     let db = sess.db;
     srv.ks.propagator.begin_tx();
     let mut state = CallState {
         srv,
         sess: &mut *sess,
-        read_only: inv.ro_command || inv.flags.no_writes,
-        allow_oom: inv.flags.allow_oom,
+        read_only: inv.ro_command || flags.no_writes,
+        allow_oom: flags.allow_oom,
         oom_at_start,
         wrote: false,
-        slot: declared_slot(srv, inv),
-        allow_cross_slot: inv.flags.allow_cross_slot,
+        slot: declared_slot(srv, &inv.keys),
+        allow_cross_slot: flags.allow_cross_slot,
     };
-    let outcome = scripts.with_engine(|engine| {
-        engine.run(
-            &inv.sha,
-            &inv.keys,
-            &inv.args,
-            &mut |lua: &Lua, args: MultiValue| state.call(lua, args),
-        )
-    });
+    let reply = engine.run(
+        sha,
+        &inv.keys,
+        &inv.args,
+        &mut |lua: &Lua, args: MultiValue| state.call(lua, args),
+    );
     srv.ks.propagator.end_tx();
     // SELECT inside a script changes the script's database only.
     sess.db = db;
-    outcome.unwrap_or_else(|e| Reply::Error(RedisError::err(e)))
+    reply
 }
 
 /// Checks made once before a script with a shebang runs (the declared
 /// flags let Redis refuse it up front).
-fn prepare(srv: &Server, inv: &Invocation) -> Result<(), RedisError> {
-    let f = inv.flags;
+fn prepare(srv: &Server, f: ScriptFlags, ro_command: bool) -> Result<(), RedisError> {
     if !f.shebang {
         return Ok(());
     }
@@ -146,7 +193,7 @@ fn prepare(srv: &Server, inv: &Invocation) -> Result<(), RedisError> {
         ));
     }
     if !f.no_writes {
-        if inv.ro_command {
+        if ro_command {
             return Err(RedisError::err(
                 "Can not execute a script with write flag using *_ro command.",
             ));
@@ -160,9 +207,9 @@ fn prepare(srv: &Server, inv: &Invocation) -> Result<(), RedisError> {
 
 /// The slot of the keys the script declared (cluster mode): undeclared
 /// keys it touches must hash there too.
-fn declared_slot(srv: &Server, inv: &Invocation) -> Option<u16> {
+fn declared_slot(srv: &Server, keys: &[Bytes]) -> Option<u16> {
     srv.cluster.as_ref()?;
-    inv.keys.first().map(|k| crate::keyspace::slot::key_slot(k))
+    keys.first().map(|k| crate::keyspace::slot::key_slot(k))
 }
 
 /// Used memory is over maxmemory (the command's dispatch has already

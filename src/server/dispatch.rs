@@ -102,8 +102,7 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         return reject(srv, sess, Some(cmd), e);
     }
     if srv.scripts.is_running() && !cmd.has(flag::ALLOW_BUSY) {
-        let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
-        if let Err(e) = srv.scripts.wait_while_busy(threshold) {
+        if let Err(e) = wait_for_script(srv, cmd) {
             return reject(srv, sess, Some(cmd), e);
         }
     }
@@ -146,6 +145,17 @@ pub fn execute(srv: &Arc<Server>, sess: &mut Session, argv: &[Bytes]) -> Reply {
         crate::commands::blocking::serve_ready(srv);
     }
     reply
+}
+
+/// While a script runs, other commands wait for it, or get BUSY once it
+/// has run past busy-reply-threshold. Scripts queue behind it instead of
+/// waiting here (the script thread runs them in order).
+fn wait_for_script(srv: &Server, cmd: &Command) -> Result<(), RedisError> {
+    let threshold = srv.config.get_i64("busy-reply-threshold").max(0) as u64;
+    if matches!(cmd.meta.name, "eval" | "evalsha" | "eval_ro" | "evalsha_ro") {
+        return srv.scripts.check_busy(threshold).map(|_| ());
+    }
+    srv.scripts.wait_while_busy(threshold)
 }
 
 fn precheck(srv: &Server, sess: &Session, cmd: &Command) -> Result<(), RedisError> {

@@ -17,14 +17,8 @@ RPORT=${REDIS_PORT:-21712}
 OUT=$(mktemp -d)
 [ -x "$SHOAL" ] || cargo build --release
 
-"$SHOAL" --port "$SPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >"$OUT/shoal.log" 2>&1 &
-SPID=$!
-redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >"$OUT/redis.log" 2>&1 &
-RPID=$!
-trap 'kill $SPID $RPID 2>/dev/null || true; wait $SPID $RPID 2>/dev/null || true; rm -rf "$OUT"' EXIT
-for p in "$SPORT" "$RPORT"; do
-  for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
-done
+. scripts/bench-pair.sh
+start_pair
 
 READ="return redis.call('get', KEYS[1])"
 WRITE="local n = redis.call('incr', KEYS[1]) redis.call('expire', KEYS[1], 100) return n"

@@ -18,13 +18,9 @@ SPORT=${SHOAL_PORT:-21721}
 RPORT=${REDIS_PORT:-21722}
 OUT=$(mktemp -d)
 
-"$SHOAL" --port "$SPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >"$OUT/shoal.log" 2>&1 &
-SPID=$!
-redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --dir "$OUT" >"$OUT/redis.log" 2>&1 &
-RPID=$!
-trap 'kill $SPID $RPID 2>/dev/null || true; wait $SPID $RPID 2>/dev/null || true; rm -rf "$OUT"' EXIT
+. scripts/bench-pair.sh
+start_pair
 for p in "$SPORT" "$RPORT"; do
-  for _ in $(seq 1 50); do redis-cli -p "$p" ping >/dev/null 2>&1 && break; sleep 0.1; done
   redis-cli -p "$p" config set maxmemory-policy "$POLICY" >/dev/null
   redis-cli -p "$p" config set maxmemory "${LIMIT_MB}mb" >/dev/null
   # Fill to the limit first, so the measured rounds evict on every write.

@@ -190,15 +190,7 @@ fn shutdown(mut s: Server, mut c: common::Conn) {
 }
 
 fn incr_file(dir: &Path) -> std::path::PathBuf {
-    let m = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
-        .expect("manifest");
-    let name = m
-        .lines()
-        .rfind(|l| l.ends_with("type i"))
-        .and_then(|l| l.split(' ').nth(1))
-        .expect("incr line")
-        .to_string();
-    dir.join("appendonlydir").join(name)
+    common::aof_incr_file(dir)
 }
 
 /// Start shoal expecting it to exit at once; returns its exit status.

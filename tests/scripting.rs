@@ -14,17 +14,9 @@ fn text(reply: Vec<u8>) -> String {
     String::from_utf8_lossy(&reply).into_owned()
 }
 
-/// Every command line in the AOF's incremental file, flattened.
+/// The AOF's incremental file as text.
 fn aof_text(dir: &std::path::Path) -> String {
-    let manifest = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
-        .expect("manifest");
-    let name = manifest
-        .lines()
-        .rfind(|l| l.ends_with("type i"))
-        .and_then(|l| l.split(' ').nth(1))
-        .expect("incr line")
-        .to_string();
-    let raw = std::fs::read(dir.join("appendonlydir").join(name)).expect("aof");
+    let raw = std::fs::read(common::aof_incr_file(dir)).expect("aof");
     String::from_utf8_lossy(&raw).into_owned()
 }
 

@@ -238,3 +238,16 @@ pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// The AOF's current incremental file (the manifest's last `type i` line).
+pub fn aof_incr_file(dir: &Path) -> PathBuf {
+    let m = std::fs::read_to_string(dir.join("appendonlydir/appendonly.aof.manifest"))
+        .expect("manifest");
+    let name = m
+        .lines()
+        .rfind(|l| l.ends_with("type i"))
+        .and_then(|l| l.split(' ').nth(1))
+        .expect("incr line")
+        .to_string();
+    dir.join("appendonlydir").join(name)
+}

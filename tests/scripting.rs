@@ -203,3 +203,27 @@ fn a_busy_script_writing_a_blocked_key_does_not_stall_the_server() {
     assert_eq!(text(waiter.read_reply()), "*2\r\n$1\r\nq\r\n$3\r\njob\r\n");
     assert_eq!(text(other.cmd(&["PING"])), "+PONG\r\n");
 }
+
+/// A script that was always quick runs on the event loop; when a run
+/// overruns before writing, it moves to the script thread, where other
+/// clients get BUSY and SCRIPT KILL can stop it.
+#[test]
+fn a_quick_script_that_turns_slow_can_still_be_killed() {
+    let s = Server::shoal(&["--busy-reply-threshold", "100"]);
+    let mut runner = s.conn();
+    let mut other = s.conn();
+    let body = "local n = tonumber(ARGV[1]) local i = 0 \
+                while n < 0 or i < n do i = i + 1 end return i";
+    let sha = text(runner.cmd(&["SCRIPT", "LOAD", body]));
+    let sha = sha.lines().nth(1).expect("sha").to_string();
+    for _ in 0..3 {
+        assert_eq!(text(runner.cmd(&["EVALSHA", &sha, "0", "10"])), ":10\r\n");
+    }
+    runner.send(&["EVALSHA", &sha, "0", "-1"]);
+    assert!(wait_until(Duration::from_secs(5), || {
+        text(other.cmd(&["PING"])).starts_with("-BUSY")
+    }));
+    assert_eq!(text(other.cmd(&["SCRIPT", "KILL"])), "+OK\r\n");
+    assert!(text(runner.read_reply()).starts_with("-ERR Script killed"));
+    assert_eq!(text(runner.cmd(&["EVALSHA", &sha, "0", "5"])), ":5\r\n");
+}

@@ -126,12 +126,12 @@ fn script_kill(ctx: &mut Ctx, _argv: &[Bytes]) -> CmdResult {
     if scripts.wait_while_busy(threshold(ctx)).is_ok() {
         return Err(RedisError::NotBusy);
     }
-    if scripts.wrote.load(Ordering::Relaxed) {
+    if scripts.flags.wrote.load(Ordering::Relaxed) {
         return Err(RedisError::raw(
             "UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.",
         ));
     }
-    scripts.kill.store(true, Ordering::Relaxed);
+    scripts.flags.kill.store(true, Ordering::Relaxed);
     Ok(Reply::OK)
 }
 

@@ -2,7 +2,7 @@
 //! (compiled functions by SHA1) and running one script.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -130,20 +130,27 @@ pub type Dispatch<'a> = dyn FnMut(&Lua, MultiValue) -> mlua::Result<(Value, bool
 impl Engine {
     /// A fresh interpreter. `kill` is SCRIPT KILL's flag, polled every
     /// 100k instructions (Redis's LUA_MASK_COUNT hook).
-    pub fn new(kill: Arc<AtomicBool>) -> mlua::Result<Engine> {
+    pub fn new(flags: Arc<super::RunFlags>) -> mlua::Result<Engine> {
         let lua = Lua::new_with(
             StdLib::TABLE | StdLib::STRING | StdLib::MATH,
             LuaOptions::default(),
         )?;
-        lua.set_app_data(kill.clone());
+        lua.set_app_data(flags.clone());
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(100_000),
             move |_, _| {
-                if kill.load(Ordering::Relaxed) {
-                    Err(mlua::Error::runtime(KILLED))
-                } else {
-                    Ok(VmState::Continue)
+                if flags.kill.load(Ordering::Relaxed) {
+                    return Err(mlua::Error::runtime(KILLED));
                 }
+                let deadline = flags.deadline_ms.load(Ordering::Relaxed);
+                if deadline != 0
+                    && crate::util::clock::now_ms() > deadline
+                    && !flags.wrote.load(Ordering::Relaxed)
+                {
+                    flags.moved.store(true, Ordering::Relaxed);
+                    return Err(mlua::Error::runtime(MOVED));
+                }
+                Ok(VmState::Continue)
             },
         )?;
         let env = lua.globals();
@@ -325,9 +332,12 @@ fn raised_reply(e: &mlua::Error) -> Option<String> {
 /// `hooks.error_text(e)`: what a script's pcall shows for an error object.
 /// A killed script's errors are raised again.
 fn error_text(lua: &Lua, e: Value) -> mlua::Result<Option<String>> {
-    if let Some(kill) = lua.app_data_ref::<Arc<AtomicBool>>() {
-        if kill.load(Ordering::Relaxed) {
+    if let Some(flags) = lua.app_data_ref::<Arc<super::RunFlags>>() {
+        if flags.kill.load(Ordering::Relaxed) {
             return Err(mlua::Error::runtime(KILLED));
+        }
+        if flags.moved.load(Ordering::Relaxed) {
+            return Err(mlua::Error::runtime(MOVED));
         }
     }
     Ok(match e {
@@ -366,6 +376,9 @@ fn loadstring_fn(lua: &Lua) -> mlua::Result<Function> {
 struct Sandbox(Table);
 
 const KILLED: &str = "Script killed by user with SCRIPT KILL...";
+/// A script stopped on the event loop to be run again on the script
+/// thread (never seen by clients).
+const MOVED: &str = "Script moved to the script thread";
 
 /// `redis.call` (`raise`: an error reply becomes a Lua error) or
 /// `redis.pcall` (it is returned as `{err=...}`), over this run's

@@ -27,6 +27,20 @@ use parking_lot::Mutex;
 
 pub use engine::Engine;
 
+/// The running script's state, shared with the interpreter's hook.
+#[derive(Default)]
+pub struct RunFlags {
+    /// SCRIPT KILL asked the running script to stop.
+    pub kill: AtomicBool,
+    /// The running script has written (it can no longer be killed).
+    pub wrote: AtomicBool,
+    /// A script running on the event loop must give way by this
+    /// wall-clock ms if it has not written (0: no limit).
+    pub deadline_ms: AtomicU64,
+    /// It did: it is run again on the script thread.
+    pub moved: AtomicBool,
+}
+
 /// The server's scripting state.
 #[derive(Default)]
 pub struct Scripts {
@@ -36,13 +50,12 @@ pub struct Scripts {
     pending: AtomicUsize,
     /// The executing script started at this wall-clock ms (0: none).
     pub running_since: AtomicU64,
-    /// SCRIPT KILL asked the running script to stop (shared with the
-    /// interpreter's instruction-count hook).
-    pub kill: Arc<AtomicBool>,
-    /// The running script has written (it can no longer be killed).
-    pub wrote: AtomicBool,
+    /// What the interpreter's instruction-count hook watches.
+    pub flags: Arc<RunFlags>,
     /// The thread client scripts run on.
     pub worker: worker::Worker,
+    /// The longest run of each script, in µs (saturating at u32::MAX).
+    longest: Mutex<std::collections::HashMap<String, u32>>,
     /// Signalled when a script finishes (commands waiting for it).
     idle_lock: Mutex<()>,
     idle: parking_lot::Condvar,
@@ -84,7 +97,7 @@ impl Scripts {
         f: impl FnOnce(&mut Engine) -> R,
     ) -> Result<R, String> {
         if guard.is_none() {
-            *guard = Some(Engine::new(self.kill.clone()).map_err(|e| e.to_string())?);
+            *guard = Some(Engine::new(self.flags.clone()).map_err(|e| e.to_string())?);
         }
         let engine = guard.as_mut().ok_or("no engine")?;
         let r = f(engine);
@@ -102,6 +115,7 @@ impl Scripts {
             let slice = std::time::Duration::from_millis(10);
             if let Some(mut guard) = self.engine.try_lock_for(slice) {
                 *guard = None;
+                self.longest.lock().clear();
                 break;
             }
             self.check_busy(threshold_ms)?;
@@ -132,8 +146,8 @@ impl Scripts {
 
     /// The script starts executing (its busy time counts from here).
     pub fn started(&self) {
-        self.kill.store(false, Ordering::Relaxed);
-        self.wrote.store(false, Ordering::Relaxed);
+        self.flags.kill.store(false, Ordering::Relaxed);
+        self.flags.wrote.store(false, Ordering::Relaxed);
         let now = crate::util::clock::now_ms().max(1);
         self.running_since.store(now, Ordering::Release);
     }
@@ -145,6 +159,31 @@ impl Scripts {
         // its wait, so no wake-up is lost.
         drop(self.idle_lock.lock());
         self.idle.notify_all();
+    }
+
+    /// Has every run of `sha` so far been quick (and is there one)?
+    pub fn is_quick(&self, sha: &str) -> bool {
+        matches!(self.longest.lock().get(sha), Some(&us) if us < QUICK_US)
+    }
+
+    pub fn record_time(&self, sha: &str, took: std::time::Duration) {
+        let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
+        let mut longest = self.longest.lock();
+        match longest.get_mut(sha) {
+            Some(max) => *max = (*max).max(us),
+            None => {
+                // Bounded like the cache it shadows would be after a flush.
+                if longest.len() >= 100_000 {
+                    longest.clear();
+                }
+                longest.insert(sha.to_string(), us);
+            }
+        }
+    }
+
+    /// Is the caller's script the only one queued or running?
+    pub fn only_one_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire) == 1
     }
 
     /// Is a script queued or running?
@@ -188,6 +227,9 @@ impl Scripts {
         Ok(threshold_ms - ran)
     }
 }
+
+/// Scripts whose every run took less than this run on the event loop.
+const QUICK_US: u32 = 500;
 
 /// A script's name: the SHA1 of its body in lower-case hex.
 pub fn sha1_hex(body: &[u8]) -> String {

@@ -49,6 +49,10 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         || ctx.sess.is_master
         || srv.loading.load(Ordering::Relaxed)
         || tokio::runtime::Handle::try_current().is_err();
+    let sha = match &inv.source {
+        Source::Body(body) => super::sha1_hex(body),
+        Source::Sha(sha) => sha.clone(),
+    };
     srv.scripts.queued();
     if in_place {
         srv.scripts.started();
@@ -59,13 +63,27 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         return into_result(reply);
     }
     let mut sess = script_session(ctx.sess);
+    // A script that has always been quick runs on the event loop when no
+    // other script is queued: no thread hand-off, and a pipeline of them
+    // runs like any other batch. Its time is watched: once slow, it goes
+    // back to the script thread.
+    if srv.scripts.is_quick(&sha) && srv.scripts.only_one_pending() {
+        if let Some(reply) = run_on_loop(ctx, &mut sess, &inv, &sha, oom_at_start) {
+            srv.scripts.finished();
+            return into_result(reply);
+        }
+        // It overran before writing anything: start over on the thread.
+        sess = script_session(ctx.sess);
+    }
     let (tx, rx) = tokio::sync::oneshot::channel();
     let owned = srv.clone();
     let job = Box::new(move || {
         let reply = {
             let _gate = owned.ks.gate.write();
             owned.scripts.started();
-            execute(&owned, &mut sess, &inv, oom_at_start)
+            timed(&owned, &sha, || {
+                execute(&owned, &mut sess, &inv, oom_at_start)
+            })
         };
         owned.scripts.finished();
         if owned.ks.blocking.count() > 0 {
@@ -86,6 +104,46 @@ pub fn run(ctx: &mut Ctx, inv: Invocation) -> CmdResult {
         command: ctx.meta.name,
     });
     Ok(Reply::Nil)
+}
+
+/// Run a quick script on the event loop. If it is still running after
+/// QUICK_BUDGET_MS without having written, the hook stops it (None): it
+/// left nothing behind but reads, so it can run again on the script
+/// thread, where it can be waited for, answered BUSY about and killed.
+fn run_on_loop(
+    ctx: &mut Ctx,
+    sess: &mut Session,
+    inv: &Invocation,
+    sha: &str,
+    oom_at_start: bool,
+) -> Option<Reply> {
+    let srv = ctx.srv;
+    let flags = &srv.scripts.flags;
+    let reply = {
+        let _gate = ctx.exclusive();
+        srv.scripts.started();
+        let deadline = crate::util::clock::now_ms() + QUICK_BUDGET_MS;
+        flags.deadline_ms.store(deadline, Ordering::Relaxed);
+        let reply = timed(srv, sha, || execute(srv, sess, inv, oom_at_start));
+        flags.deadline_ms.store(0, Ordering::Relaxed);
+        reply
+    };
+    if flags.moved.swap(false, Ordering::Relaxed) {
+        srv.scripts.running_since.store(0, Ordering::Release);
+        return None;
+    }
+    Some(reply)
+}
+
+/// How long a quick script may run on the event loop before it moves.
+const QUICK_BUDGET_MS: u64 = 5;
+
+/// Run `f` and record how long the script took.
+fn timed(srv: &Server, sha: &str, f: impl FnOnce() -> Reply) -> Reply {
+    let start = std::time::Instant::now();
+    let reply = f();
+    srv.scripts.record_time(sha, start.elapsed());
+    reply
 }
 
 fn into_result(reply: Reply) -> CmdResult {
@@ -266,7 +324,7 @@ impl CallState<'_> {
         let reply = call(srv, self.sess, cmd, &argv, true);
         if cmd.has(flag::WRITE) {
             self.wrote = true;
-            srv.scripts.wrote.store(true, Ordering::Relaxed);
+            srv.scripts.flags.wrote.store(true, Ordering::Relaxed);
         }
         Ok(reply)
     }

@@ -54,7 +54,8 @@ pub struct Scripts {
     pub flags: Arc<RunFlags>,
     /// The thread client scripts run on.
     pub worker: worker::Worker,
-    /// The longest run of each script, in µs (saturating at u32::MAX).
+    /// The longest recent run of each script, in µs (a maximum that
+    /// decays by 1/8 per run; saturating at u32::MAX).
     longest: Mutex<std::collections::HashMap<String, u32>>,
     /// Signalled when a script finishes (commands waiting for it).
     idle_lock: Mutex<()>,
@@ -161,7 +162,7 @@ impl Scripts {
         self.idle.notify_all();
     }
 
-    /// Has every run of `sha` so far been quick (and is there one)?
+    /// Have the recent runs of `sha` been quick (and is there one)?
     pub fn is_quick(&self, sha: &str) -> bool {
         matches!(self.longest.lock().get(sha), Some(&us) if us < QUICK_US)
     }
@@ -170,7 +171,9 @@ impl Scripts {
         let us = u32::try_from(took.as_micros()).unwrap_or(u32::MAX);
         let mut longest = self.longest.lock();
         match longest.get_mut(sha) {
-            Some(max) => *max = (*max).max(us),
+            // A decaying maximum: one run slowed down by a busy machine
+            // does not send a script to the thread for good.
+            Some(max) => *max = us.max(*max - *max / 8),
             None => {
                 // Bounded like the cache it shadows would be after a flush.
                 if longest.len() >= 100_000 {

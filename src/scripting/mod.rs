@@ -81,12 +81,21 @@ impl Scripts {
         threshold_ms: u64,
         f: impl FnOnce(&mut Engine) -> R,
     ) -> Result<R, crate::error::RedisError> {
+        let mut guard = self.lock_or_busy(threshold_ms)?;
+        self.use_engine(&mut guard, f)
+            .map_err(crate::error::RedisError::err)
+    }
+
+    /// The interpreter's lock, taken in 10 ms slices; BUSY once the script
+    /// holding it has run past the threshold.
+    fn lock_or_busy(
+        &self,
+        threshold_ms: u64,
+    ) -> Result<parking_lot::MutexGuard<'_, Option<Engine>>, crate::error::RedisError> {
         loop {
             let slice = std::time::Duration::from_millis(10);
-            if let Some(mut guard) = self.engine.try_lock_for(slice) {
-                return self
-                    .use_engine(&mut guard, f)
-                    .map_err(crate::error::RedisError::err);
+            if let Some(guard) = self.engine.try_lock_for(slice) {
+                return Ok(guard);
             }
             self.check_busy(threshold_ms)?;
         }
@@ -112,15 +121,8 @@ impl Scripts {
 
     /// SCRIPT FLUSH: a fresh interpreter with an empty cache.
     pub fn flush(&self, threshold_ms: u64) -> Result<(), crate::error::RedisError> {
-        loop {
-            let slice = std::time::Duration::from_millis(10);
-            if let Some(mut guard) = self.engine.try_lock_for(slice) {
-                *guard = None;
-                self.longest.lock().clear();
-                break;
-            }
-            self.check_busy(threshold_ms)?;
-        }
+        *self.lock_or_busy(threshold_ms)? = None;
+        self.longest.lock().clear();
         self.cached.store(0, Ordering::Relaxed);
         self.body_bytes.store(0, Ordering::Relaxed);
         self.lua_memory.store(0, Ordering::Relaxed);
